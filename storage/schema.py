@@ -99,6 +99,7 @@ TABLES: dict[str, str] = {
     """,
     "sync_runs": """
         run_id varchar primary key,
+        as_of timestamptz,
         started_at timestamptz,
         ended_at timestamptz,
         outcome varchar,
@@ -112,6 +113,11 @@ TABLES: dict[str, str] = {
         rows_changed bigint,
         unexpected_values bigint,
         primary key (run_id, entity)
+    """,
+    "sync_watermarks": """
+        name varchar primary key,
+        value varchar,
+        run_id varchar
     """,
 }
 
