@@ -1,0 +1,619 @@
+"""``SmsApi``: one object that speaks the gateway's wire protocol, with every response code handled.
+
+Retry lives in one place (``SmsApi.call``): transport failures and the retriable codes (3, 10, 30, 999) back off
+exponentially with jitter up to ``max_retries``; code 13 follows the domain in ``data``; code 100 polls the
+background task; 98 returns a ``PartialResult``; everything else fails fast with an ``ApiError``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote_plus, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .encoding import http_build_query
+from .errors import (
+    RETRIABLE_CODES,
+    ApiError,
+    BadRequestError,
+    ConfigError,
+    NothingDoneError,
+    TaskFailedError,
+    TransportError,
+    WrongDomainError,
+    code_meaning,
+    error_for,
+    short_json,
+)
+from .paginate import PAGE_SIZE, PageNumberPaginator
+from .ratelimit import RateLimiter
+from .redaction import REDACTED, install_log_redaction, redact, register_secret
+from .windows import format_ts, get_zone, split_windows, to_local
+
+__all__ = ["SmsApi", "ApiStats", "PartialResult"]
+
+log = logging.getLogger("smsapi")
+
+IDS_PER_CALL = 100          # Message/GetSMSStatus ids, criteria[campaignIds]
+LINK_STATS_IDS_PER_CALL = 5  # Link/GetStats ids[]
+RECIPIENTS_PER_CALL = 500   # Campaign/AddRecipients recipients
+MAX_DOMAIN_SWITCHES = 3
+TASK_DONE, TASK_REJECTED = 2, 3
+# Link/GetStats silently truncates ranges wider than these.
+LINK_STATS_MAX_RANGE = {
+    "minute": timedelta(hours=3),
+    "hourly": timedelta(weeks=1),
+    "daily": timedelta(days=90),
+    "monthly": timedelta(days=3 * 365),
+}
+
+
+@dataclass
+class PartialResult:
+    """Code 98: a bulk operation done in part. ``processed`` and ``failed`` split the per-item results."""
+
+    module: str
+    method: str
+    message: str
+    data: Any
+    processed: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    code: int = 98
+
+    ok = False
+    partial = True
+
+    @classmethod
+    def from_envelope(cls, module: str, method: str, message: str, data: Any) -> "PartialResult":
+        processed, failed = split_items(data)
+        return cls(module, method, message or "", data, processed, failed)
+
+    def __str__(self) -> str:
+        return (f"API code 98: {code_meaning(98)} ({self.module}/{self.method}): "
+                f"{len(self.processed)} processed, {len(self.failed)} failed")
+
+
+def split_items(data: Any) -> tuple[list, list]:
+    """Per-item results of a bulk call as (processed, failed).
+
+    Understands a list of items with their own ``code`` (AddRecipients) and ``{processed, notProcessed}``
+    (Link/Delete); anything else counts as failed so that nothing is silently taken for success.
+    """
+    if isinstance(data, dict):
+        processed = data.get("processed") or []
+        failed = data.get("notProcessed", data.get("failed")) or []
+        if "processed" in data or "notProcessed" in data or "failed" in data:
+            return list(processed), list(failed)
+        data = data.get("items", [data])
+    if isinstance(data, list):
+        processed, failed = [], []
+        for item in data:
+            code = item.get("code") if isinstance(item, dict) else None
+            try:
+                ok = code is not None and int(str(code)) == 0
+            except ValueError:
+                ok = False
+            (processed if ok else failed).append(item)
+        return processed, failed
+    return [], ([] if data is None else [data])
+
+
+class ApiStats:
+    """Thread-safe counters: calls per ``Module/Method``, retries by cause, errors by code, limiter waits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.domain_switches = 0
+        self.rate_limit_waits = 0
+        self.rate_limit_wait_seconds = 0.0
+
+    def add_call(self, endpoint: str) -> None:
+        with self._lock:
+            self.calls[endpoint] += 1
+
+    def add_retry(self, cause: str) -> None:
+        with self._lock:
+            self.retries[cause] += 1
+
+    def add_error(self, cause: str) -> None:
+        with self._lock:
+            self.errors[cause] += 1
+
+    def add_wait(self, seconds: float) -> None:
+        with self._lock:
+            self.rate_limit_waits += 1
+            self.rate_limit_wait_seconds += seconds
+
+    def add_domain_switch(self) -> None:
+        with self._lock:
+            self.domain_switches += 1
+
+    @property
+    def total_calls(self) -> int:
+        with self._lock:
+            return sum(self.calls.values())
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "calls": dict(self.calls),
+                "total_calls": sum(self.calls.values()),
+                "retries": dict(self.retries),
+                "errors": dict(self.errors),
+                "domain_switches": self.domain_switches,
+                "rate_limit_waits": self.rate_limit_waits,
+                "rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 3),
+            }
+
+    def __repr__(self) -> str:
+        return f"ApiStats({self.snapshot()!r})"
+
+
+class _Failure:
+    """A transport-level failure, described without any URL that carries the key."""
+
+    __slots__ = ("cause", "text", "retriable")
+
+    def __init__(self, cause: str, text: str, retriable: bool = True):
+        self.cause, self.text, self.retriable = cause, text, retriable
+
+
+def _chunks(values: Iterable[Any], size: int) -> Iterator[list]:
+    chunk: list = []
+    for value in values:
+        chunk.append(value)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _normalise_base(url: str) -> str:
+    url = url.strip().rstrip("/")
+    if "://" not in url:
+        url = "https://" + url
+    if url.endswith("/service"):
+        url = url[: -len("/service")]
+    return url
+
+
+class SmsApi:
+    """The SMS gateway client. Safe to share between threads.
+
+    ``base_url`` is the API domain (``https://api.mobizon.kz``); ``timezone`` the account's IANA zone, used to
+    format datetimes (naive ones are taken as account-local); ``rate_limit_per_method`` calls/s per
+    ``Module/Method`` (None: no client limit); ``max_retries`` bounds the retries of one call; ``backoff`` is the
+    first retry delay in seconds, doubled each attempt, with jitter; ``sleep`` is injectable for tests.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        timezone: str = "Asia/Almaty",
+        session: requests.Session | None = None,
+        timeout: float | tuple[float, float] = (5, 60),
+        rate_limit_per_method: float | None = 5.0,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        *,
+        max_backoff: float = 30.0,
+        task_timeout: float = 3600.0,
+        pool_size: int = 16,
+    ):
+        if not api_key:
+            raise ConfigError("no API key: set SMS_API_KEY to the key from the gateway's panel")
+        if not base_url:
+            raise ConfigError("no API URL: set SMS_API_URL to the account's API domain, e.g. https://api.mobizon.kz")
+        install_log_redaction()
+        register_secret(api_key)
+        self._api_key = api_key
+        self._base_url = _normalise_base(base_url)
+        self.timezone = timezone if isinstance(timezone, str) else str(timezone)
+        self.zone = get_zone(timezone)
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.task_timeout = task_timeout
+        self._sleep = sleep
+        self._rng = random.Random()
+        self._lock = threading.Lock()
+        self.limiter = RateLimiter(rate_limit_per_method, sleep=sleep)
+        self.stats = ApiStats()
+        self._links_module: str | None = None
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        self.session = session
+
+    # -- construction -------------------------------------------------------------------------------------
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "SmsApi":
+        """Build a client from ``SMS_API_KEY``, ``SMS_API_URL``, ``SMS_TIMEZONE`` and ``SMS_RATE_LIMIT``;
+        keyword overrides (e.g. CLI flags) win. Missing or bad settings raise ConfigError naming the fix."""
+        env = os.environ if env is None else env
+        api_key = overrides.pop("api_key", None) or env.get("SMS_API_KEY", "").strip()
+        if not api_key:
+            raise ConfigError("SMS_API_KEY is not set: export SMS_API_KEY=<the API key from the gateway's panel>")
+        base_url = overrides.pop("base_url", None) or env.get("SMS_API_URL", "").strip()
+        if not base_url:
+            raise ConfigError(
+                "SMS_API_URL is not set: export SMS_API_URL=<the account's API domain, e.g. https://api.mobizon.kz>"
+            )
+        timezone = overrides.pop("timezone", None) or env.get("SMS_TIMEZONE", "").strip() or "Asia/Almaty"
+        get_zone(timezone, "SMS_TIMEZONE")
+        if "rate_limit_per_method" not in overrides and env.get("SMS_RATE_LIMIT", "").strip():
+            raw = env["SMS_RATE_LIMIT"].strip()
+            if raw.lower() in ("0", "none", "off", "unlimited"):
+                overrides["rate_limit_per_method"] = None
+            else:
+                try:
+                    overrides["rate_limit_per_method"] = float(raw)
+                    if overrides["rate_limit_per_method"] <= 0:
+                        raise ValueError
+                except ValueError:
+                    raise ConfigError(
+                        f"SMS_RATE_LIMIT={raw!r} is not a positive number: set it to calls per second per "
+                        "method (e.g. 5) or 'none'"
+                    ) from None
+        return cls(base_url, api_key, timezone=timezone, **overrides)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "SmsApi":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SmsApi(base_url={self.base_url!r}, api_key={REDACTED!r}, timezone={self.timezone!r})"
+
+    @property
+    def base_url(self) -> str:
+        with self._lock:
+            return self._base_url
+
+    def redact(self, text: object) -> str:
+        return redact(text, self._api_key, quote_plus(self._api_key))
+
+    def url_for(self, module: str, method: str) -> str:
+        """The full request URL (it contains the key: never log or raise it unredacted)."""
+        return (f"{self.base_url}/service/{module}/{method}"
+                f"?output=json&api=v1&apiKey={quote_plus(self._api_key)}")
+
+    # -- the one request loop -------------------------------------------------------------------------------
+    def call(self, module: str, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        """One API call with every response code handled; returns ``data`` as on the wire.
+
+        Code 100 waits for the background task and returns its final TaskQueue/GetStatus data; code 98 returns
+        a ``PartialResult``; code 99 raises ``NothingDoneError`` with the items; fatal codes raise at once.
+        """
+        endpoint = f"{module}/{method}"
+        body = http_build_query(params)
+        attempt = 0
+        switches = 0
+        while True:
+            waited = self.limiter.acquire(endpoint)
+            if waited > 0:
+                self.stats.add_wait(waited)
+            self.stats.add_call(endpoint)
+            outcome = self._send(module, method, body)
+
+            if isinstance(outcome, _Failure):
+                if not outcome.retriable:
+                    self.stats.add_error(outcome.cause)
+                    raise TransportError(f"{endpoint}: {outcome.text}", module, method, outcome.cause)
+                attempt += 1
+                if attempt > self.max_retries:
+                    self.stats.add_error(outcome.cause)
+                    raise TransportError(
+                        f"{endpoint} failed after {attempt} attempts; last cause: {outcome.text}",
+                        module, method, outcome.cause,
+                    )
+                self._back_off(endpoint, attempt, outcome.cause, outcome.text)
+                continue
+
+            code, data, message = outcome
+            if code == 0:
+                return data
+            if code == 100:
+                return self._wait_for_task(data, endpoint)
+            if code == 98:
+                result = PartialResult.from_envelope(module, method, message, data)
+                log.warning("%s", result)
+                return result
+            if code == 13:
+                switches += 1
+                if switches > MAX_DOMAIN_SWITCHES:
+                    self.stats.add_error("code 13")
+                    raise WrongDomainError(13, message, data, module, method,
+                                           f"gave up after {MAX_DOMAIN_SWITCHES} domain switches")
+                self._switch_domain(data, module, method, message)
+                continue
+            if code in RETRIABLE_CODES:
+                attempt += 1
+                if attempt > self.max_retries:
+                    self.stats.add_error(f"code {code}")
+                    raise error_for(code, message, data, module, method,
+                                    f"gave up after {attempt} attempts")
+                self._back_off(endpoint, attempt, f"code {code}", message or code_meaning(code))
+                continue
+            self.stats.add_error(f"code {code}")
+            if code == 99:
+                raise NothingDoneError(99, message, data, module, method)
+            raise error_for(code, message, data, module, method)
+
+    def _send(self, module: str, method: str, body: str) -> tuple[int, Any, str] | _Failure:
+        """One HTTP exchange: the envelope ``(code, data, message)`` or a redacted ``_Failure``."""
+        url = self.url_for(module, method)
+        try:
+            response = self.session.post(
+                url, data=body.encode("ascii"), timeout=self.timeout,
+                headers={"Content-Type": "application/x-www-form-urlencoded", "Cache-Control": "no-cache"},
+            )
+            status = response.status_code
+            content = response.content
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema) as exc:
+            return _Failure("bad url", f"bad API URL: {self.redact(exc)}; check SMS_API_URL", retriable=False)
+        except requests.exceptions.Timeout as exc:
+            return _Failure("timeout", f"timeout: {self.redact(exc)}")
+        except requests.exceptions.RequestException as exc:
+            return _Failure("connection", f"{type(exc).__name__}: {self.redact(exc)}")
+
+        if status >= 500:
+            return _Failure(f"http {status}", f"HTTP {status} {self.redact(response.reason or '')}".strip())
+        try:
+            envelope = json.loads(content.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            snippet = self.redact(content[:80].decode("utf-8", "replace"))
+            if status in (408, 429) or 200 <= status < 300:
+                return _Failure("bad body", f"HTTP {status} with a truncated or non-JSON body: {snippet!r}")
+            return _Failure(f"http {status}", f"HTTP {status} with a non-JSON body: {snippet!r}", retriable=False)
+        if not isinstance(envelope, dict) or "code" not in envelope:
+            return _Failure("bad body", f"HTTP {status}: not an API envelope: {self.redact(short_json(envelope, 80))}")
+        try:
+            code = int(str(envelope["code"]))
+        except ValueError:
+            return _Failure("bad body", f"HTTP {status}: envelope code {envelope['code']!r} is not a number")
+        return code, envelope.get("data"), str(envelope.get("message") or "")
+
+    def _back_off(self, endpoint: str, attempt: int, cause: str, text: str) -> None:
+        base = min(self.backoff * (2 ** (attempt - 1)), self.max_backoff)
+        delay = base * (0.5 + self._rng.random())  # jitter in [0.5, 1.5) x base
+        self.stats.add_retry(cause)
+        log.warning("%s: %s; retry %d/%d in %.2fs", endpoint, self.redact(text), attempt, self.max_retries, delay)
+        self._sleep(delay)
+
+    def _switch_domain(self, data: Any, module: str, method: str, message: str) -> None:
+        target = data.get("domain") or data.get("url") if isinstance(data, dict) else data
+        if isinstance(target, list) and target:
+            target = target[0]
+        if not isinstance(target, str) or not target.strip():
+            self.stats.add_error("code 13")
+            raise WrongDomainError(13, message, data, module, method, "no usable domain in data")
+        target = target.strip().rstrip("/")
+        with self._lock:
+            current = self._base_url
+            if "://" in target:
+                parts = urlsplit(target)
+                path = parts.path.rstrip("/")
+                if path.endswith("/service") or "/service/" in path:
+                    path = path[: path.find("/service")]
+                new = f"{parts.scheme}://{parts.netloc}{path}"
+            else:
+                new = f"{urlsplit(current).scheme}://{target.split('/')[0]}"
+            self._base_url = new
+        self.stats.add_domain_switch()
+        log.warning("%s/%s: code 13, this account is served by %s; switching from %s",
+                    module, method, self.redact(new), self.redact(current))
+
+    def _wait_for_task(self, task_id: Any, endpoint: str) -> Any:
+        """Poll TaskQueue/GetStatus at most once a second until the task completes (return) or is rejected."""
+        polls = max(1, int(self.task_timeout))
+        status_data: Any = None
+        for _ in range(polls):
+            self._sleep(1.0)
+            status_data = self.task_status(task_id)
+            try:
+                status = int(str(status_data.get("status")))
+            except (AttributeError, TypeError, ValueError):
+                status = -1
+            if status == TASK_DONE:
+                return status_data
+            if status == TASK_REJECTED:
+                self.stats.add_error("task rejected")
+                raise TaskFailedError(100, "", status_data, *endpoint.split("/", 1),
+                                      f"background task {task_id} was rejected (status 3)")
+        raise TaskFailedError(100, "", status_data, *endpoint.split("/", 1),
+                              f"background task {task_id} not finished after {polls} polls")
+
+    # -- paging helpers -----------------------------------------------------------------------------------
+    def paginate(self, module: str, method: str, params: Mapping[str, Any] | None = None,
+                 page_size: int = PAGE_SIZE) -> Iterator[list[dict]]:
+        """Yield the non-empty pages of a List method until an empty page or ``totalItemCount`` is reached."""
+        pager = PageNumberPaginator(page_size)
+        while pager.has_next_page:
+            data = self.call(module, method, {**(params or {}), "pagination": pager.request_params()})
+            pager.update_state(data)
+            items = pager.items_of(data)
+            if items:
+                yield items
+
+    def _ts(self, value: datetime | date | str) -> str:
+        return format_ts(value, self.zone)
+
+    def now_local(self) -> datetime:
+        return to_local(datetime.now(self.zone), self.zone)
+
+    # -- campaigns ----------------------------------------------------------------------------------------
+    def list_campaigns(self, created_from: datetime | date, created_to: datetime | date | None = None,
+                       criteria: Mapping[str, Any] | None = None, sort: Mapping[str, str] | None = None,
+                       page_size: int = PAGE_SIZE) -> Iterator[list[dict]]:
+        """Pages of Campaign/List created in ``[created_from, created_to]`` (default: now), always with explicit
+        ``createTsFrom``/``createTsTo`` windows of at most 90 days."""
+        created_to = self.now_local() if created_to is None else created_to
+        for lo, hi in split_windows(created_from, created_to, self.zone):
+            params: dict[str, Any] = {"criteria": {**(criteria or {}), "createTsFrom": lo, "createTsTo": hi}}
+            if sort:
+                params["sort"] = dict(sort)
+            yield from self.paginate("Campaign", "List", params, page_size)
+
+    def get_campaign(self, campaign_id: int | str) -> dict:
+        return self.call("Campaign", "Get", {"id": campaign_id})
+
+    def get_campaign_info(self, campaign_id: int | str, filled_text: bool | None = None) -> dict:
+        params: dict[str, Any] = {"id": campaign_id}
+        if filled_text is not None:
+            params["getFilledTplCampaignText"] = 1 if filled_text else 0
+        return self.call("Campaign", "GetInfo", params)
+
+    def get_campaign_links(self, campaign_id: int | str) -> list[dict]:
+        """Link/GetLinks, falling back to Campaign/GetLinks where the server answers code 5 (bad method)."""
+        module = self._links_module or "Link"
+        try:
+            data = self.call(module, "GetLinks", {"campaignId": campaign_id})
+        except BadRequestError as exc:
+            if exc.code != 5 or module != "Link":
+                raise
+            module = "Campaign"
+            data = self.call(module, "GetLinks", {"campaignId": campaign_id})
+        self._links_module = module
+        return data
+
+    # -- messages -----------------------------------------------------------------------------------------
+    def list_messages(self, campaign_ids: Iterable[int | str], status_updated_from: datetime | date | None = None,
+                      status_updated_to: datetime | date | None = None, with_number_info: bool = True,
+                      criteria: Mapping[str, Any] | None = None, page_size: int = PAGE_SIZE) -> Iterator[list[dict]]:
+        """Pages of Message/List for ``campaign_ids`` (sent ≤100 per call), optionally only messages whose status
+        changed in the given range (walked in ≤90-day windows; an open end means now)."""
+        windows: list[tuple[str | None, str | None]]
+        if status_updated_from is None and status_updated_to is None:
+            windows = [(None, None)]
+        elif status_updated_from is None:
+            windows = [(None, self._ts(status_updated_to))]  # type: ignore[arg-type]
+        else:
+            end = self.now_local() if status_updated_to is None else status_updated_to
+            windows = list(split_windows(status_updated_from, end, self.zone))
+        for chunk in _chunks(campaign_ids, IDS_PER_CALL):
+            for lo, hi in windows:
+                crit: dict[str, Any] = {**(criteria or {}), "campaignIds": chunk}
+                if lo is not None:
+                    crit["statusUpdateTsFrom"] = lo
+                if hi is not None:
+                    crit["statusUpdateTsTo"] = hi
+                params = {"criteria": crit, "withNumberInfo": 1 if with_number_info else 0}
+                yield from self.paginate("Message", "List", params, page_size)
+
+    def get_sms_status(self, message_ids: Iterable[int | str]) -> Iterator[list[dict]]:
+        """Message/GetSMSStatus for ``message_ids`` in chunks of 100; yields each chunk's list."""
+        for chunk in _chunks(message_ids, IDS_PER_CALL):
+            data = self.call("Message", "GetSMSStatus", {"ids": chunk})
+            yield list(data or [])
+
+    # -- links --------------------------------------------------------------------------------------------
+    def list_links(self, criteria: Mapping[str, Any] | None = None, created_from: datetime | date | None = None,
+                   created_to: datetime | date | None = None, sort: Mapping[str, str] | None = None,
+                   page_size: int = PAGE_SIZE) -> Iterator[list[dict]]:
+        """Pages of Link/List. ``created_from`` goes out as a date (as the docs say), ``created_to`` a datetime."""
+        crit: dict[str, Any] = dict(criteria or {})
+        if created_from is not None:
+            crit["createTsFrom"] = to_local(created_from, self.zone).strftime("%Y-%m-%d")
+        if created_to is not None:
+            crit["createTsTo"] = self._ts(created_to)
+        params: dict[str, Any] = {"criteria": crit} if crit else {}
+        if sort:
+            params["sort"] = dict(sort)
+        yield from self.paginate("Link", "List", params, page_size)
+
+    def get_link(self, link_id: int | str) -> dict:
+        return self.call("Link", "Get", {"id": link_id})
+
+    def get_link_stats(self, link_ids: Iterable[int | str], period_type: str, date_from: datetime | date,
+                       date_to: datetime | date | None = None) -> Iterator[dict]:
+        """Link/GetStats ``{items, totals}`` dicts for ``link_ids`` in chunks of 5; ranges wider than the
+        period type allows (minute 3 h, hourly 1 week, daily 90 days, monthly 3 years) are walked in windows."""
+        if period_type not in LINK_STATS_MAX_RANGE:
+            raise ValueError(f"period_type must be one of {sorted(LINK_STATS_MAX_RANGE)}, not {period_type!r}")
+        date_to = self.now_local() if date_to is None else date_to
+        windows = list(split_windows(date_from, date_to, self.zone, LINK_STATS_MAX_RANGE[period_type]))
+        for chunk in _chunks(link_ids, LINK_STATS_IDS_PER_CALL):
+            for lo, hi in windows:
+                yield self.call("Link", "GetStats", {"ids": chunk, "type": period_type,
+                                                     "criteria": {"dateFrom": lo, "dateTo": hi}})
+
+    # -- account and tasks ----------------------------------------------------------------------------------
+    def get_balance(self) -> dict:
+        return self.call("User", "GetOwnBalance")
+
+    def task_status(self, task_id: int | str) -> dict:
+        return self.call("TaskQueue", "GetStatus", {"id": task_id})
+
+    # -- sending --------------------------------------------------------------------------------------------
+    def send_sms(self, recipient: str, text: str, sender: str | None = None,
+                 params: Mapping[str, Any] | None = None) -> dict:
+        """Message/SendSmsMessage; returns ``{campaignId, messageId, status}``."""
+        body: dict[str, Any] = {"recipient": recipient, "text": text}
+        if sender:
+            body["from"] = sender
+        if params:
+            body["params"] = dict(params)
+        return self.call("Message", "SendSmsMessage", body)
+
+    def create_campaign(self, text: str, campaign_type: int = 2, sender: str | None = None,
+                        name: str | None = None, **data: Any) -> Any:
+        """Campaign/Create; returns the new campaign id. Extra keywords go into ``data[...]``."""
+        payload: dict[str, Any] = {"text": text, "type": campaign_type}
+        if sender:
+            payload["from"] = sender
+        if name:
+            payload["name"] = name
+        payload.update(data)
+        return self.call("Campaign", "Create", {"data": payload})
+
+    def add_recipients(self, campaign_id: int | str, recipients: Iterable[Any],
+                       params: Mapping[str, Any] | None = None) -> Any:
+        """Campaign/AddRecipients in calls of ≤500 recipients. Returns the per-recipient list, or a
+        ``PartialResult`` (code 98) holding all of them when any call was done in part."""
+        items: list = []
+        partial = False
+        message = ""
+        for chunk in _chunks(recipients, RECIPIENTS_PER_CALL):
+            body: dict[str, Any] = {"id": campaign_id, "recipients": chunk}
+            if params:
+                body["params"] = dict(params)
+            result = self.call("Campaign", "AddRecipients", body)
+            if isinstance(result, PartialResult):
+                partial, message = True, result.message
+                result = result.data
+            if isinstance(result, list):
+                items.extend(result)
+            elif result is not None:
+                items.append(result)
+        if partial:
+            return PartialResult.from_envelope("Campaign", "AddRecipients", message, items)
+        return items
+
+    def send_campaign(self, campaign_id: int | str) -> Any:
+        return self.call("Campaign", "Send", {"id": campaign_id})

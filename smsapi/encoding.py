@@ -1,0 +1,57 @@
+"""PHP ``http_build_query`` for the gateway's form bodies.
+
+Nested mappings and sequences flatten to bracket keys (``criteria[campaignIds][0]=7``), which are then encoded
+with ``quote_plus``: spaces become ``+``, a literal ``+`` becomes ``%2B``, brackets ``%5B``/``%5D``, text UTF-8.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote_plus
+
+__all__ = ["flatten", "http_build_query"]
+
+
+def _scalar(value: Any) -> str | None:
+    """The string PHP would send for a scalar; ``None`` means the key is dropped (as PHP drops null)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Yield ``(key, value)`` pairs with PHP bracket keys, in insertion order."""
+    for key, value in params.items():
+        full = f"{prefix}[{key}]" if prefix else str(key)
+        yield from _flatten_value(full, value)
+
+
+def _flatten_value(key: str, value: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        yield from flatten(value, key)
+    elif isinstance(value, (list, tuple)) or (
+        isinstance(value, Iterable) and not isinstance(value, (str, bytes, bytearray))
+    ):
+        for i, item in enumerate(value):
+            yield from _flatten_value(f"{key}[{i}]", item)
+    else:
+        text = _scalar(value)
+        if text is not None:
+            yield key, text
+
+
+def http_build_query(params: Mapping[str, Any] | None) -> str:
+    """Encode ``params`` exactly as PHP ``http_build_query`` (PHP_QUERY_RFC1738) does."""
+    if not params:
+        return ""
+    return "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in flatten(params))

@@ -1,0 +1,50 @@
+"""Page-number pagination as the gateway does it: 0-based ``currentPage``, ``pageSize`` 100."""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["PAGE_SIZE", "PageNumberPaginator"]
+
+PAGE_SIZE = 100  # the largest page the API takes (25, 50 or 100)
+
+
+class PageNumberPaginator:
+    """The state of one paged listing.
+
+    ``update_state(data)`` reads one ``{"items": [...], "totalItemCount": "N"}`` page; ``has_next_page`` turns
+    false on an empty page or once ``pages_read * page_size`` reaches ``totalItemCount`` (sent as a string).
+    """
+
+    def __init__(self, page_size: int = PAGE_SIZE, start_page: int = 0):
+        self.page_size = page_size
+        self.current_page = start_page
+        self.total: int | None = None
+        self.items_seen = 0
+        self.has_next_page = True
+
+    def request_params(self) -> dict[str, int]:
+        return {"currentPage": self.current_page, "pageSize": self.page_size}
+
+    @staticmethod
+    def items_of(data: Any) -> list:
+        if isinstance(data, dict):
+            items = data.get("items")
+            return list(items) if items else []
+        if isinstance(data, list):
+            return data
+        return []
+
+    def update_state(self, data: Any) -> None:
+        items = self.items_of(data)
+        if isinstance(data, dict) and data.get("totalItemCount") not in (None, ""):
+            try:
+                self.total = int(str(data["totalItemCount"]))
+            except ValueError:
+                self.total = None
+        if not items or not isinstance(data, dict):
+            self.has_next_page = False  # an empty page, or a plain list that is the whole answer
+            return
+        self.items_seen += len(items)
+        self.current_page += 1
+        if self.total is not None and self.current_page * self.page_size >= self.total:
+            self.has_next_page = False
