@@ -1,10 +1,11 @@
 -- one row: the instant the warehouse's click data is "as of"
--- The end of the last successful sync run; without one, the latest observation of link click stats.
+-- "As of the last sync": the as_of clock of the latest successful sync run (its ended_at when as_of is
+-- NULL); without a successful run, the latest observation of link click stats.
 with
 
 runs as (
 
-    select max(ended_at) as as_of
+    select arg_max(coalesce(as_of, ended_at), coalesce(ended_at, as_of)) as as_of
     from stg_sync_runs
     where is_successful
 

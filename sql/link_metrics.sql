@@ -1,6 +1,6 @@
 -- one row per short link
 -- Clicks over the glossary's windows (last 2 hours, day, week, 30 days, all time) as of the last sync
--- (int_sync_as_of: end of the last successful sync run, else the latest link_click_stats observation).
+-- (int_sync_as_of: as_of of the last successful sync run, else the latest link_click_stats observation).
 -- Each window sums the buckets of the finest period type whose maximum range covers it:
 --   last 2 hours -> minute (3 h), last day and last week -> hourly (1 week), last 30 days -> daily (90 days);
 -- when the warehouse holds no rows of that type, the next coarser type that does (hourly, daily, monthly).

@@ -1,5 +1,6 @@
 -- one row per sync run
--- is_successful: outcome is one of success, succeeded, completed, ok (case-insensitive).
+-- is_successful: outcome is one of success, succeeded, completed, complete, ok (case-insensitive).
+-- as_of: the clock the run's windows used (wall clock or the sandbox's simulated clock).
 with
 
 source as (
@@ -12,10 +13,11 @@ final as (
 
     select
         run_id,
+        as_of,
         started_at,
         ended_at,
         outcome,
-        coalesce(lower(outcome) in ('success', 'succeeded', 'completed', 'ok'), false) as is_successful,
+        coalesce(lower(outcome) in ('success', 'succeeded', 'completed', 'complete', 'ok'), false) as is_successful,
         api_calls
 
     from source
