@@ -1,0 +1,23 @@
+"""Raw gateway payload items -> typed frames shaped like the warehouse base tables. Pure: no I/O, no clock.
+
+See `transforms.tables` for the per-table functions and their contracts, `transforms.arrow` for the schemas.
+"""
+
+from .arrow import ARROW_SCHEMAS, to_arrow
+from .tables import (
+    COLUMNS,
+    PERIOD_TYPES,
+    Normalized,
+    campaign_counters,
+    campaigns,
+    link_click_stats,
+    links,
+    message_statuses,
+    messages,
+    status_history,
+)
+
+__all__ = [
+    "ARROW_SCHEMAS", "COLUMNS", "PERIOD_TYPES", "Normalized", "campaign_counters", "campaigns", "link_click_stats",
+    "links", "message_statuses", "messages", "status_history", "to_arrow",
+]

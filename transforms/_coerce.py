@@ -1,0 +1,171 @@
+"""Whole-column coercions from wire values (strings, sometimes ints or bools) to typed pandas columns.
+
+Every coercer takes a raw column (any dtype, usually object or str) and returns `(typed_series, unexpected)`,
+where `unexpected` counts values that were present (not null, not blank) but could not be coerced; those become
+null. Nothing here loops over rows in Python: the work is done by pyarrow compute and pandas on whole arrays.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+MESSAGE_STATUSES = (
+    "NEW", "ENQUEUD", "ACCEPTD", "PDLIVRD", "DELIVRD", "UNDELIV", "REJECTD", "EXPIRED", "DELETED", "UNKNOWN",
+)
+FINAL_STATUSES = frozenset({"DELIVRD", "UNDELIV", "REJECTD", "EXPIRED", "DELETED"})
+CAMPAIGN_TYPES = {"1": "single", "2": "mass", "3": "template", "7": "functional"}
+
+MONEY = pa.decimal128(18, 4)
+MONEY_DTYPE = pd.ArrowDtype(MONEY)
+TS_DTYPE = "datetime64[us, UTC]"
+STRING_DTYPE = pd.StringDtype("pyarrow")
+STATUS_DTYPE = pd.CategoricalDtype(list(MESSAGE_STATUSES))
+
+_INT_RE = r"^[+-]?[0-9]+$"
+_DEC_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
+_TS_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
+_WIDE = pa.decimal128(38, 12)
+
+
+def text(raw) -> pa.Array:
+    """Raw column -> arrow string array, stripped, with None/NaN/blank/" " as null."""
+    if isinstance(raw, pd.Series):
+        raw = raw.astype(STRING_DTYPE)
+        arr = pa.array(raw.array)
+    else:
+        arr = pa.array(raw, type=pa.string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    arr = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.equal(arr, ""), pa.nulls(len(arr), pa.string()), arr)
+
+
+def _valid(arr: pa.Array, pattern: str) -> tuple[pa.Array, int]:
+    """Null out values not matching `pattern`; count them."""
+    ok = pc.match_substring_regex(arr, pattern)
+    bad = int(pc.sum(pc.invert(ok)).as_py() or 0)  # nulls stay null in `ok` and are not counted
+    if bad:
+        arr = pc.if_else(ok, arr, pa.nulls(len(arr), arr.type))
+    return arr, bad
+
+
+def string(raw) -> pd.Series:
+    """Raw column -> nullable string column (blank -> null). Text is never unexpected."""
+    return pd.Series(text(raw), dtype=STRING_DTYPE)
+
+
+def integer(raw, dtype: str = "Int64") -> tuple[pd.Series, int]:
+    """Digits (as strings or ints) -> nullable integer column; anything else is null and counted."""
+    arr, bad = _valid(text(raw), _INT_RE)
+    width = pa.int32() if dtype == "Int32" else pa.int64()
+    try:
+        out = pc.cast(arr, width)
+    except (pa.ArrowInvalid, OverflowError):  # out of range for the width: null those, count them
+        as64 = pc.cast(pc.if_else(pc.less_equal(pc.utf8_length(arr), 18), arr, pa.nulls(len(arr), pa.string())), pa.int64())
+        lo, hi = (-(2**31), 2**31 - 1) if width == pa.int32() else (-(2**63), 2**63 - 1)
+        ok = pc.and_(pc.greater_equal(as64, lo), pc.less_equal(as64, hi))
+        before = len(arr) - arr.null_count
+        out = pc.cast(pc.if_else(ok, as64, pa.nulls(len(arr), pa.int64())), width)
+        bad += before - (len(out) - out.null_count)
+    mapper = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}.get
+    return pd.Series(out.to_pandas(types_mapper=mapper), dtype=dtype), bad
+
+
+def decimal(raw) -> tuple[pd.Series, int]:
+    """Decimal strings -> decimal128(18,4), parsed exactly (no float); rounded half-up beyond 4 places."""
+    arr, bad = _valid(text(raw), _DEC_RE)
+    try:
+        wide = pc.cast(arr, _WIDE)
+    except pa.ArrowInvalid:  # too many digits for 38,12: treat as unexpected
+        ok = pc.less_equal(pc.utf8_length(arr), 26)
+        before = len(arr) - arr.null_count
+        arr = pc.if_else(ok, arr, pa.nulls(len(arr), pa.string()))
+        bad += before - (len(arr) - arr.null_count)
+        wide = pc.cast(arr, _WIDE)
+    rounded = pc.round(wide, 4, round_mode="half_up")
+    too_big = pc.greater_equal(pc.abs(rounded), pa.scalar(10**14, _WIDE))
+    n_big = int(pc.sum(too_big).as_py() or 0)
+    if n_big:
+        rounded = pc.if_else(too_big, pa.nulls(len(rounded), _WIDE), rounded)
+        bad += n_big
+    return pd.Series(pc.cast(rounded, MONEY), dtype=MONEY_DTYPE), bad
+
+
+def boolean(raw) -> tuple[pd.Series, int]:
+    """"0"/"1"/0/1/true/false (any case) -> nullable boolean; anything else is null and counted."""
+    arr = pc.utf8_lower(text(raw))
+    is_true = pc.is_in(arr, pa.array(["1", "true"]))
+    is_false = pc.is_in(arr, pa.array(["0", "false"]))
+    known = pc.or_(is_true, is_false)
+    bad = int(pc.sum(pc.and_(pc.is_valid(arr), pc.invert(known))).as_py() or 0)
+    out = pc.if_else(known, is_true, pa.nulls(len(arr), pa.bool_()))
+    return pd.Series(out.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get), dtype="boolean"), bad
+
+
+def timestamp(raw, tz: str) -> tuple[pd.Series, int]:
+    """`YYYY-MM-DD HH:MM:SS` naive local time in IANA zone `tz` -> UTC `datetime64[us, UTC]`.
+
+    DST policy: an ambiguous wall time (the repeated hour when clocks go back) is read as its earliest instant
+    (the first occurrence, still on summer time); a nonexistent wall time (the skipped hour when clocks go
+    forward) is shifted forward to the first valid instant. Blank or null -> NaT, not counted; an unparseable
+    string -> NaT, counted.
+    """
+    arr, bad = _valid(text(raw), _TS_RE)
+    strs = pd.Series(arr, dtype=STRING_DTYPE)
+    naive = pd.to_datetime(strs, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    parsed_bad = int((naive.isna() & strs.notna()).sum())  # e.g. month 13
+    bad += parsed_bad
+    naive = naive.astype("datetime64[us]")
+    local = naive.dt.tz_localize(tz, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward")
+    return local.dt.tz_convert("UTC").astype(TS_DTYPE), bad
+
+
+def status(raw) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, int]:
+    """Wire status -> (status enum, status_raw, is_final, is_unexpected, unexpected count).
+
+    A status outside the glossary becomes UNKNOWN, keeps its original in status_raw, is flagged and counted.
+    A missing status stays null everywhere and is not counted.
+    """
+    arr = text(raw)
+    upper = pc.utf8_upper(arr)
+    known = pc.is_in(upper, pa.array(MESSAGE_STATUSES[:-1]))
+    present = pc.is_valid(arr)
+    unexpected = pc.and_(present, pc.invert(known))
+    mapped = pc.if_else(known, upper, pc.if_else(present, pa.scalar("UNKNOWN"), pa.nulls(len(arr), pa.string())))
+    final = pc.if_else(present, pc.is_in(mapped, pa.array(sorted(FINAL_STATUSES))), pa.nulls(len(arr), pa.bool_()))
+    n = int(pc.sum(unexpected).as_py() or 0)
+    to_bool = {pa.bool_(): pd.BooleanDtype()}.get
+    return (
+        pd.Series(mapped.to_pandas(), dtype=STATUS_DTYPE),
+        pd.Series(arr, dtype=STRING_DTYPE),
+        pd.Series(final.to_pandas(types_mapper=to_bool), dtype="boolean"),
+        pd.Series(pc.fill_null(unexpected, False).to_pandas(types_mapper=to_bool), dtype="boolean"),
+        n,
+    )
+
+
+def constant_ts(value: datetime | pd.Timestamp | str, n: int) -> pd.Series:
+    """`observed_at` broadcast to n rows; a naive value is taken as UTC."""
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return pd.Series(np.full(n, ts.as_unit("us").asm8), dtype="datetime64[us]").dt.tz_localize("UTC")
+
+
+def multiply_money(price: pd.Series, count: pd.Series) -> pd.Series:
+    """Exact decimal price x integer count -> decimal128(18,4); null if either is null."""
+    p = pa.array(price.array)
+    c = pa.array(count.astype("Int64").array, type=pa.int64()).cast(pa.decimal128(19, 0))
+    out = pc.multiply(p, c)
+    return pd.Series(pc.cast(out, MONEY), dtype=MONEY_DTYPE)
+
+
+def column(items: list, key: str) -> list:
+    """One key of a list of dicts (None when absent or the item is not a dict)."""
+    return [it.get(key) if isinstance(it, dict) else None for it in items]

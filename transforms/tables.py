@@ -1,0 +1,329 @@
+"""Payload items -> frames shaped like the warehouse base tables (`storage/schema.py`).
+
+Each function takes the `data` items of one gateway method exactly as on the wire (numbers as strings, naive
+account-local timestamps), the account's IANA time zone where timestamps occur, and `observed_at` (when the
+payload was fetched; a naive value is taken as UTC). Each returns `Normalized(frame, unexpected)`: the frame has
+exactly the table's columns in DDL order; `unexpected` counts values that were present but could not be coerced
+or are outside the glossary (they are nulled, or for statuses mapped to UNKNOWN, and flagged where a column
+exists). Unknown extra fields are ignored. Rows whose primary id is missing or not an integer are dropped (and
+counted when the id was present), since they cannot be keyed in the warehouse.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+import pandas as pd
+
+from . import _coerce as c
+
+Items = list[dict]
+Observed = datetime | pd.Timestamp | str
+
+PERIOD_TYPES = ("minute", "hourly", "daily", "monthly")
+
+COLUMNS: dict[str, list[str]] = {
+    "campaigns": [
+        "campaign_id", "campaign_type", "type_code", "name", "sender", "text", "common_status", "moderation_status",
+        "send_status", "creation_way", "is_deleted", "track_short_link_recipients", "validity_minutes",
+        "created_at", "send_started_at", "send_ended_at", "deferred_to", "counters_updated_at", "total_msg_count",
+        "total_seg_count", "total_cost", "currency", "observed_at",
+    ],
+    "campaign_counters": ["campaign_id", "status", "msg_count", "seg_count", "cost", "observed_at"],
+    "messages": [
+        "message_id", "campaign_id", "sender", "recipient", "text", "segments", "segment_price", "cost", "status",
+        "status_raw", "is_final", "is_unexpected", "send_started_at", "status_updated_at", "country_a2",
+        "operator_name", "uuid", "first_observed_at", "observed_at",
+    ],
+    "message_statuses": [
+        "message_id", "status", "status_raw", "is_final", "is_unexpected", "segments", "send_started_at",
+        "status_updated_at", "observed_at",
+    ],
+    "message_status_history": [
+        "message_id", "campaign_id", "status", "status_raw", "is_final", "status_updated_at", "observed_at", "run_id",
+    ],
+    "links": [
+        "link_id", "campaign_id", "code", "short_link", "full_link", "comment", "status", "click_count",
+        "redirect_count", "observed_at",
+    ],
+    "link_click_stats": ["link_id", "period_type", "period_start", "click_count", "observed_at"],
+}
+
+
+class Normalized(NamedTuple):
+    """A typed frame and how many present values were unexpected (uncoercible or outside the glossary)."""
+
+    frame: pd.DataFrame
+    unexpected: int
+
+
+class _Counter:
+    """Collects the unexpected counts of a sequence of coercions."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, result):
+        *values, bad = result
+        self.n += bad
+        return values[0] if len(values) == 1 else values
+
+
+def _records(items: Items, keys: list[str]) -> pd.DataFrame:
+    """Raw frame of the wanted keys (absent keys -> None), object/str columns, built once."""
+    items = [it for it in (items or []) if isinstance(it, dict)]
+    return pd.DataFrame.from_records(items, columns=keys) if items else pd.DataFrame({k: pd.Series([], dtype=object) for k in keys})
+
+
+def _keyed(out: dict, key: str, raw_key: pd.Series, count: _Counter, table: str) -> Normalized:
+    """Frame in table column order, rows without a usable id dropped."""
+    frame = pd.DataFrame(out)[COLUMNS[table]]
+    keep = frame[key].notna().to_numpy()
+    if not keep.all():
+        frame = frame[keep].reset_index(drop=True)
+    return Normalized(frame, count.n)
+
+
+# --- campaigns ------------------------------------------------------------------------------------------------
+
+_CAMPAIGN_KEYS = [
+    "id", "type", "name", "from", "text", "commonStatus", "moderationStatus", "sendStatus", "creationWay",
+    "isDeleted", "trackShortLinkRecipients", "validity", "createTs", "startSendTs", "endSendTs", "deferredToTs",
+    "currency", "extra", "counters",
+]
+
+
+def _nested(col: pd.Series, key: str) -> list:
+    """`key` of each dict in a column of nested objects (None where the object or the key is absent)."""
+    return [v.get(key) if isinstance(v, dict) else None for v in col.tolist()]
+
+
+def _coalesce(first, second) -> pd.Series:
+    a = pd.Series(first, dtype=object)
+    b = pd.Series(second, dtype=object)
+    blank = a.isna() | (c.string(a).isna().to_numpy())
+    return a.where(~blank, b)
+
+
+def campaigns(items: Items, tz: str, observed_at: Observed) -> Normalized:
+    """Campaign/List, Campaign/Get or Campaign/GetInfo items -> `campaigns` rows.
+
+    `validity` and `trackShortLinkRecipients` are read top-level or, failing that, from `extra` (5.3).
+    `campaign_type` maps type 1/2/3/7 to single/mass/template/functional; another type keeps its raw digits as
+    the type string and is counted. Counters (totals, cost, `updateTs`) come from the nested `counters` object
+    when present. `currency` is the campaign's own, else `counters.userCurrency`.
+    """
+    raw = _records(items, _CAMPAIGN_KEYS)
+    n = len(raw)
+    k = _Counter()
+    type_text = c.string(raw["type"])
+    type_code = k(c.integer(raw["type"], "Int32"))
+    mapped = type_text.map(c.CAMPAIGN_TYPES).astype(c.STRING_DTYPE)
+    unknown_type = mapped.isna() & type_text.notna()
+    k.n += int(unknown_type.sum()) - int((type_code.isna() & type_text.notna()).sum())  # no double count
+    campaign_type = mapped.where(~unknown_type, type_text)
+    extra = raw["extra"]
+    counters = raw["counters"]
+    out = {
+        "campaign_id": k(c.integer(raw["id"])),
+        "campaign_type": campaign_type,
+        "type_code": type_code,
+        "name": c.string(raw["name"]),
+        "sender": c.string(raw["from"]),
+        "text": c.string(raw["text"]),
+        "common_status": c.string(raw["commonStatus"]),
+        "moderation_status": c.string(raw["moderationStatus"]),
+        "send_status": c.string(raw["sendStatus"]),
+        "creation_way": k(c.integer(raw["creationWay"], "Int32")),
+        "is_deleted": k(c.boolean(raw["isDeleted"])),
+        "track_short_link_recipients": k(c.boolean(
+            _coalesce(raw["trackShortLinkRecipients"], _nested(extra, "trackShortLinkRecipients")))),
+        "validity_minutes": k(c.integer(_coalesce(raw["validity"], _nested(extra, "validity")), "Int32")),
+        "created_at": k(c.timestamp(raw["createTs"], tz)),
+        "send_started_at": k(c.timestamp(raw["startSendTs"], tz)),
+        "send_ended_at": k(c.timestamp(raw["endSendTs"], tz)),
+        "deferred_to": k(c.timestamp(raw["deferredToTs"], tz)),
+        "counters_updated_at": k(c.timestamp(pd.Series(_nested(counters, "updateTs"), dtype=object), tz)),
+        "total_msg_count": k(c.integer(pd.Series(_nested(counters, "totalMsgNum"), dtype=object))),
+        "total_seg_count": k(c.integer(pd.Series(_nested(counters, "totalSegNum"), dtype=object))),
+        "total_cost": k(c.decimal(pd.Series(_nested(counters, "totalCost"), dtype=object))),
+        "currency": c.string(_coalesce(raw["currency"], _nested(counters, "userCurrency"))),
+        "observed_at": c.constant_ts(observed_at, n),
+    }
+    return _keyed(out, "campaign_id", raw["id"], k, "campaigns")
+
+
+def campaign_counters(items: Items, observed_at: Observed) -> Normalized:
+    """Campaign/GetInfo items -> `campaign_counters` rows, one per campaign per status (ten statuses).
+
+    Counts come from `counters.total<Status>MsgNum` / `SegNum` / `MsgCost`. A key missing from an existing
+    counters object reads as 0; a campaign without a counters object gives no rows.
+    """
+    keys = ["id", "counters"]
+    raw = _records(items, keys)
+    has = raw["counters"].map(lambda v: isinstance(v, dict)).astype(bool).to_numpy() if len(raw) else []
+    raw = raw[has].reset_index(drop=True) if len(raw) else raw
+    k = _Counter()
+    campaign_id = k(c.integer(raw["id"]))
+    counter_frame = pd.DataFrame.from_records(raw["counters"].tolist()) if len(raw) else pd.DataFrame()
+    n, statuses = len(raw), list(c.MESSAGE_STATUSES)
+
+    def long(suffix: str, parse):
+        parts = []
+        for s in statuses:
+            key = f"total{s.capitalize()}{suffix}"
+            col = counter_frame[key] if key in counter_frame else pd.Series([None] * n, dtype=object)
+            col = pd.Series(col, dtype=object).where(c.string(col).notna().to_numpy(), "0")
+            parts.append(col)
+        stacked = pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype=object)
+        return k(parse(stacked))
+
+    # stacked order: status-major, so campaign ids repeat per status
+    out = {
+        "campaign_id": pd.concat([campaign_id] * len(statuses), ignore_index=True),
+        "status": pd.Series(pd.array([s for s in statuses for _ in range(n)], dtype=c.STRING_DTYPE)),
+        "msg_count": long("MsgNum", c.integer),
+        "seg_count": long("SegNum", c.integer),
+        "cost": long("MsgCost", c.decimal),
+        "observed_at": c.constant_ts(observed_at, n * len(statuses)),
+    }
+    frame = pd.DataFrame(out)[COLUMNS["campaign_counters"]]
+    frame = frame[frame["campaign_id"].notna().to_numpy()]
+    frame = frame.sort_values(["campaign_id"], kind="stable").reset_index(drop=True)
+    return Normalized(frame, k.n)
+
+
+# --- messages -------------------------------------------------------------------------------------------------
+
+_MESSAGE_KEYS = [
+    "id", "campaignId", "from", "to", "text", "segNum", "segUserBuy", "status", "startSendTs", "statusUpdateTs",
+    "countryA2", "operatorName", "uuid",
+]
+
+
+def messages(items: Items, tz: str, observed_at: Observed) -> Normalized:
+    """Message/List items -> `messages` rows; `cost` = segments x segment_price (exact decimal).
+
+    `first_observed_at` is `observed_at` (the warehouse keeps the earliest on merge). The nested `campaign`
+    object is ignored.
+    """
+    raw = _records(items, _MESSAGE_KEYS)
+    n = len(raw)
+    k = _Counter()
+    segments = k(c.integer(raw["segNum"], "Int32"))
+    price = k(c.decimal(raw["segUserBuy"]))
+    status, status_raw, is_final, is_unexpected = k(c.status(raw["status"]))
+    observed = c.constant_ts(observed_at, n)
+    out = {
+        "message_id": k(c.integer(raw["id"])),
+        "campaign_id": k(c.integer(raw["campaignId"])),
+        "sender": c.string(raw["from"]),
+        "recipient": c.string(raw["to"]),
+        "text": c.string(raw["text"]),
+        "segments": segments,
+        "segment_price": price,
+        "cost": c.multiply_money(price, segments),
+        "status": status,
+        "status_raw": status_raw,
+        "is_final": is_final,
+        "is_unexpected": is_unexpected,
+        "send_started_at": k(c.timestamp(raw["startSendTs"], tz)),
+        "status_updated_at": k(c.timestamp(raw["statusUpdateTs"], tz)),
+        "country_a2": c.string(raw["countryA2"]),
+        "operator_name": c.string(raw["operatorName"]),
+        "uuid": c.string(raw["uuid"]),
+        "first_observed_at": observed,
+        "observed_at": observed.copy(),
+    }
+    return _keyed(out, "message_id", raw["id"], k, "messages")
+
+
+def message_statuses(items: Items, tz: str, observed_at: Observed) -> Normalized:
+    """Message/GetSMSStatus items -> message_id, status, status_raw, is_final, is_unexpected, segments,
+    send_started_at, status_updated_at, observed_at. Missing timestamp keys (2016 shape) give NaT."""
+    raw = _records(items, ["id", "status", "segNum", "startSendTs", "statusUpdateTs"])
+    k = _Counter()
+    status, status_raw, is_final, is_unexpected = k(c.status(raw["status"]))
+    out = {
+        "message_id": k(c.integer(raw["id"])),
+        "status": status,
+        "status_raw": status_raw,
+        "is_final": is_final,
+        "is_unexpected": is_unexpected,
+        "segments": k(c.integer(raw["segNum"], "Int32")),
+        "send_started_at": k(c.timestamp(raw["startSendTs"], tz)),
+        "status_updated_at": k(c.timestamp(raw["statusUpdateTs"], tz)),
+        "observed_at": c.constant_ts(observed_at, len(raw)),
+    }
+    return _keyed(out, "message_id", raw["id"], k, "message_statuses")
+
+
+def status_history(messages_frame: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """`message_status_history` rows from a `messages` or `message_statuses` frame.
+
+    A missing `campaign_id` column gives nulls. Rows without a status or a status time are dropped: the table's
+    primary key (message_id, status_raw, status_updated_at) cannot hold nulls. Duplicates on that key are
+    dropped, keeping the first.
+    """
+    f = messages_frame
+    n = len(f)
+    out = pd.DataFrame({
+        "message_id": f["message_id"].astype("Int64"),
+        "campaign_id": f["campaign_id"].astype("Int64") if "campaign_id" in f else pd.Series(pd.NA, index=f.index, dtype="Int64"),
+        "status": f["status"].astype(c.STATUS_DTYPE),
+        "status_raw": f["status_raw"].astype(c.STRING_DTYPE),
+        "is_final": f["is_final"].astype("boolean"),
+        "status_updated_at": f["status_updated_at"].astype(c.TS_DTYPE),
+        "observed_at": f["observed_at"].astype(c.TS_DTYPE),
+        "run_id": pd.Series([run_id] * n, index=f.index, dtype=c.STRING_DTYPE),
+    })
+    keep = out["message_id"].notna() & out["status_raw"].notna() & out["status_updated_at"].notna()
+    out = out[keep.to_numpy()]
+    out = out.drop_duplicates(["message_id", "status_raw", "status_updated_at"], keep="first")
+    return out.reset_index(drop=True)
+
+
+# --- links ----------------------------------------------------------------------------------------------------
+
+def links(items: Items, campaign_id: int | None, observed_at: Observed) -> Normalized:
+    """Link/GetLinks items (for `campaign_id`) or Link/List items (`campaign_id` None -> null) -> `links` rows."""
+    raw = _records(items, ["id", "code", "shortLink", "fullLink", "comment", "status", "clickCnt", "redirectCnt"])
+    n = len(raw)
+    k = _Counter()
+    out = {
+        "link_id": k(c.integer(raw["id"])),
+        "campaign_id": pd.Series([campaign_id] * n, dtype="Int64"),
+        "code": c.string(raw["code"]),
+        "short_link": c.string(raw["shortLink"]),
+        "full_link": c.string(raw["fullLink"]),
+        "comment": c.string(raw["comment"]),
+        "status": k(c.integer(raw["status"], "Int32")),
+        "click_count": k(c.integer(raw["clickCnt"])),
+        "redirect_count": k(c.integer(raw["redirectCnt"])),
+        "observed_at": c.constant_ts(observed_at, n),
+    }
+    return _keyed(out, "link_id", raw["id"], k, "links")
+
+
+def link_click_stats(items: Items, period_type: str, tz: str, observed_at: Observed) -> Normalized:
+    """Link/GetStats `data["items"]` rows `{linkId, date, clickCnt}` -> `link_click_stats` rows.
+
+    `period_type` is one of minute, hourly, daily, monthly (else ValueError). Rows without a link id or a
+    period start are dropped (both are in the primary key).
+    """
+    if period_type not in PERIOD_TYPES:
+        raise ValueError(f"period_type must be one of {PERIOD_TYPES}, not {period_type!r}")
+    raw = _records(items, ["linkId", "date", "clickCnt"])
+    n = len(raw)
+    k = _Counter()
+    out = {
+        "link_id": k(c.integer(raw["linkId"])),
+        "period_type": pd.Series([period_type] * n, dtype=c.STRING_DTYPE),
+        "period_start": k(c.timestamp(raw["date"], tz)),
+        "click_count": k(c.integer(raw["clickCnt"])),
+        "observed_at": c.constant_ts(observed_at, n),
+    }
+    frame = pd.DataFrame(out)[COLUMNS["link_click_stats"]]
+    frame = frame[(frame["link_id"].notna() & frame["period_start"].notna()).to_numpy()].reset_index(drop=True)
+    return Normalized(frame, k.n)
