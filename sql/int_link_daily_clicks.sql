@@ -1,40 +1,51 @@
--- one row per link per day (UTC) with click stats
--- A day's clicks come from the link's hourly buckets that start on that UTC day when it has any,
--- otherwise from its daily buckets that start on that UTC day (daily buckets are account-local days,
--- so they are attributed to the UTC day on which they start).
+-- one row per link per day (UTC) with clicks
+-- Hourly buckets give their clicks to the UTC day they start on. Daily buckets (account-local days) give
+-- only the clicks their hourly buckets do not already account for (daily clicks minus the link's hourly
+-- clicks inside the same day bucket, never below 0) to the UTC day they start on. So the hourly detail of the
+-- last week and the daily history of 90 days add up without counting a click twice.
 with
 
 stats as (
 
-    select
-        *,
-        cast(timezone('UTC', period_start) as date) as day_utc
-    from stg_link_click_stats
-    where period_type in ('hourly', 'daily')
+    select * from stg_link_click_stats
 
 ),
 
-by_type as (
+hourly as (
 
-    select
-        link_id,
-        day_utc,
-        period_type,
-        sum(click_count) as clicks
-    from stats
-    group by link_id, day_utc, period_type
+    select * from stats
+    where period_type = 'hourly'
 
 ),
 
-ranked as (
+daily as (
+
+    select * from stats
+    where period_type = 'daily'
+
+),
+
+daily_residual as (
 
     select
-        *,
-        row_number() over (
-            partition by link_id, day_utc
-            order by case period_type when 'hourly' then 1 else 2 end
-        ) as type_rank
-    from by_type
+        daily.link_id,
+        daily.period_start,
+        greatest(daily.click_count - coalesce(sum(hourly.click_count), 0), 0) as clicks
+
+    from daily
+    left join hourly
+        on daily.link_id = hourly.link_id
+        and hourly.period_start >= daily.period_start
+        and hourly.period_start < daily.period_end
+    group by daily.link_id, daily.period_start, daily.click_count
+
+),
+
+buckets as (
+
+    select link_id, period_start, click_count as clicks from hourly
+    union all
+    select link_id, period_start, clicks from daily_residual
 
 ),
 
@@ -42,12 +53,12 @@ final as (
 
     select
         link_id,
-        day_utc,
-        cast(clicks as bigint) as clicks,
-        period_type as source_period_type
+        cast(timezone('UTC', period_start) as date) as day_utc,
+        cast(sum(clicks) as bigint) as clicks
 
-    from ranked
-    where type_rank = 1
+    from buckets
+    group by link_id, cast(timezone('UTC', period_start) as date)
+    having sum(clicks) > 0
 
 )
 

@@ -1,0 +1,36 @@
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
+
+import sql_fixtures  # noqa: E402
+
+
+@pytest.fixture
+def empty_warehouse():
+    """In-memory warehouse: empty base tables and every view, in a non-UTC session time zone."""
+    con = duckdb.connect()
+    # Views must not depend on the session's zone: days are UTC days.
+    con.execute("set TimeZone = 'Asia/Almaty'")
+    sql_fixtures.make_warehouse(con, tables={})
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def warehouse():
+    """In-memory warehouse loaded with the scenario in fixtures/sql_fixtures.py."""
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'Asia/Almaty'")
+    sql_fixtures.make_warehouse(con)
+    yield con
+    con.close()
+
+
+def rows(con, sql, params=None) -> list[dict]:
+    cursor = con.execute(sql, params or [])
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]
