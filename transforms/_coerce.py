@@ -25,26 +25,31 @@ MONEY_DTYPE = pd.ArrowDtype(MONEY)
 TS_DTYPE = "datetime64[us, UTC]"
 STRING_DTYPE = pd.StringDtype("pyarrow")
 STATUS_DTYPE = pd.CategoricalDtype(list(MESSAGE_STATUSES))
+_STATUS_VALUES = pa.array(MESSAGE_STATUSES)
 
-_INT_RE = r"^[+-]?[0-9]+$"
+_INT_RE = r"^-?[0-9]{1,18}$"
 _DEC_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
-_TS_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
 _WIDE = pa.decimal128(38, 12)
 
 
 def text(raw) -> pa.Array:
-    """Raw column -> arrow string array, stripped, with None/NaN/blank/" " as null."""
-    if isinstance(raw, pd.Series):
-        raw = raw.astype(STRING_DTYPE)
-        arr = pa.array(raw.array)
+    """Raw column -> arrow string array (values kept as sent), with None/NaN/""/all-whitespace as null."""
+    if isinstance(raw, pa.Array):
+        arr = raw
     else:
-        arr = pa.array(raw, type=pa.string())
+        try:  # the common case, all str or None: straight into arrow, no pandas inference
+            arr = pa.array(raw.array if isinstance(raw, pd.Series) and isinstance(raw.dtype, pd.StringDtype)
+                           else raw, type=pa.string(), from_pandas=True)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):  # ints, bools, floats or objects mixed in: str() them
+            arr = pa.array(pd.Series(raw, dtype=object).astype(STRING_DTYPE).array)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if arr.type != pa.string():
         arr = arr.cast(pa.string())
-    arr = pc.utf8_trim_whitespace(arr)
-    return pc.if_else(pc.equal(arr, ""), pa.nulls(len(arr), pa.string()), arr)
+    blank = pc.or_(pc.equal(arr, ""), pc.utf8_is_space(arr))  # utf8_is_space: non-empty, all whitespace
+    if pc.any(blank).as_py():
+        arr = pc.if_else(blank, pa.nulls(len(arr), pa.string()), arr)
+    return arr
 
 
 def _valid(arr: pa.Array, pattern: str) -> tuple[pa.Array, int]:
@@ -62,25 +67,31 @@ def string(raw) -> pd.Series:
 
 
 def integer(raw, dtype: str = "Int64") -> tuple[pd.Series, int]:
-    """Digits (as strings or ints) -> nullable integer column; anything else is null and counted."""
-    arr, bad = _valid(text(raw), _INT_RE)
+    """Digits (as strings or ints) -> nullable Int64/Int32 column; anything else (including out-of-range
+    values and more than 18 digits) is null and counted."""
     width = pa.int32() if dtype == "Int32" else pa.int64()
-    try:
-        out = pc.cast(arr, width)
-    except (pa.ArrowInvalid, OverflowError):  # out of range for the width: null those, count them
-        as64 = pc.cast(pc.if_else(pc.less_equal(pc.utf8_length(arr), 18), arr, pa.nulls(len(arr), pa.string())), pa.int64())
-        lo, hi = (-(2**31), 2**31 - 1) if width == pa.int32() else (-(2**63), 2**63 - 1)
-        ok = pc.and_(pc.greater_equal(as64, lo), pc.less_equal(as64, hi))
-        before = len(arr) - arr.null_count
-        out = pc.cast(pc.if_else(ok, as64, pa.nulls(len(arr), pa.int64())), width)
-        bad += before - (len(out) - out.null_count)
+    arr = text(raw)
+    try:  # fast path: everything valid
+        out, bad = pc.cast(arr, width), 0
+    except (pa.ArrowInvalid, OverflowError):
+        arr, bad = _valid(arr, _INT_RE)
+        as64 = pc.cast(arr, pa.int64())
+        if width == pa.int32():
+            ok = pc.and_(pc.greater_equal(as64, -(2**31)), pc.less_equal(as64, 2**31 - 1))
+            bad += int(pc.sum(pc.invert(ok)).as_py() or 0)
+            as64 = pc.if_else(ok, as64, pa.nulls(len(as64), pa.int64()))
+        out = pc.cast(as64, width)
     mapper = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}.get
     return pd.Series(out.to_pandas(types_mapper=mapper), dtype=dtype), bad
 
 
 def decimal(raw) -> tuple[pd.Series, int]:
     """Decimal strings -> decimal128(18,4), parsed exactly (no float); rounded half-up beyond 4 places."""
-    arr, bad = _valid(text(raw), _DEC_RE)
+    arr, bad = text(raw), 0
+    try:  # fast path: everything valid
+        wide = pc.cast(arr, _WIDE)
+    except pa.ArrowInvalid:
+        arr, bad = _valid(arr, _DEC_RE)
     try:
         wide = pc.cast(arr, _WIDE)
     except pa.ArrowInvalid:  # too many digits for 38,12: treat as unexpected
@@ -117,12 +128,10 @@ def timestamp(raw, tz: str) -> tuple[pd.Series, int]:
     forward) is shifted forward to the first valid instant. Blank or null -> NaT, not counted; an unparseable
     string -> NaT, counted.
     """
-    arr, bad = _valid(text(raw), _TS_RE)
-    strs = pd.Series(arr, dtype=STRING_DTYPE)
-    naive = pd.to_datetime(strs, format="%Y-%m-%d %H:%M:%S", errors="coerce")
-    parsed_bad = int((naive.isna() & strs.notna()).sum())  # e.g. month 13
-    bad += parsed_bad
-    naive = naive.astype("datetime64[us]")
+    arr = text(raw)
+    parsed = pc.strptime(arr, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
+    bad = parsed.null_count - arr.null_count  # malformed or impossible (month 13)
+    naive = pd.Series(parsed.to_numpy(zero_copy_only=False), dtype="datetime64[us]")
     local = naive.dt.tz_localize(tz, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward")
     return local.dt.tz_convert("UTC").astype(TS_DTYPE), bad
 
@@ -143,7 +152,9 @@ def status(raw) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, int]:
     n = int(pc.sum(unexpected).as_py() or 0)
     to_bool = {pa.bool_(): pd.BooleanDtype()}.get
     return (
-        pd.Series(mapped.to_pandas(), dtype=STATUS_DTYPE),
+        pd.Series(pd.Categorical.from_codes(
+            pc.fill_null(pc.index_in(mapped, value_set=_STATUS_VALUES), -1).to_numpy(zero_copy_only=False),
+            dtype=STATUS_DTYPE)),
         pd.Series(arr, dtype=STRING_DTYPE),
         pd.Series(final.to_pandas(types_mapper=to_bool), dtype="boolean"),
         pd.Series(pc.fill_null(unexpected, False).to_pandas(types_mapper=to_bool), dtype="boolean"),

@@ -49,11 +49,17 @@ ARROW_SCHEMAS: dict[str, pa.Schema] = {
         ("link_id", _I64), ("period_type", _S), ("period_start", _TS), ("click_count", _I64), ("observed_at", _TS),
     ),
     "sync_runs": _schema(
-        ("run_id", _S), ("started_at", _TS), ("ended_at", _TS), ("outcome", _S), ("api_calls", _I64),
+        ("run_id", _S), ("as_of", _TS), ("started_at", _TS), ("ended_at", _TS), ("outcome", _S), ("api_calls", _I64),
         ("summary", _S),  # JSON text
     ),
     "sync_run_entities": _schema(
         ("run_id", _S), ("entity", _S), ("rows_added", _I64), ("rows_changed", _I64), ("unexpected_values", _I64),
+    ),
+    "sync_watermarks": _schema(("name", _S), ("value", _S), ("run_id", _S)),
+    # Not a warehouse table: Message/GetSMSStatus rows staged until the merge folds them into `messages`.
+    "message_statuses": _schema(
+        ("message_id", _I64), ("status", _S), ("status_raw", _S), ("is_final", _B), ("is_unexpected", _B),
+        ("segments", _I32), ("send_started_at", _TS), ("status_updated_at", _TS), ("observed_at", _TS),
     ),
 }
 
