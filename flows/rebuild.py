@@ -1,0 +1,72 @@
+"""`smsetl rebuild`: the lake and the warehouse rebuilt from the raw store alone, with no API call.
+
+Runs are replayed in order through the same `steps.ingest` and merge as the sync used. Only completed runs
+(those that recorded a `runs` record) are replayed: a killed run never reached the lake, so it stays out.
+The new lake is built beside the old one and swapped in at the end; a failed rebuild leaves the old intact.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+
+from flows import steps
+from flows.sync import stage_run_rows, sync_lock
+from storage import raw, warehouse
+from storage.lake import Lake, remove_tree
+
+log = logging.getLogger("smsetl.rebuild")
+
+
+def completed_runs(raw_root: Path) -> list[tuple[str, dict]]:
+    """(run_id, summary) of every run that finished, oldest first."""
+    found = []
+    for run_id in raw.runs(raw_root):
+        summaries = list(raw.read(raw_root, "runs", run_id))
+        if summaries:
+            found.append((run_id, summaries[-1]["data"]))
+    return found
+
+
+def rebuild(data_dir: Path) -> int:
+    """Rebuild lake and warehouse from raw; returns the number of runs replayed."""
+    with sync_lock(data_dir):
+        raw_root = data_dir / "raw"
+        runs = completed_runs(raw_root)
+        if not runs:
+            raise FileNotFoundError(f"no completed runs in {raw_root}: run `smsetl sync` first")
+        new_root = data_dir / "lake.rebuilding"
+        remove_tree(new_root)
+        for number, (run_id, summary) in enumerate(runs, 1):
+            run = _Replay(data_dir, run_id, datetime.fromisoformat(summary["as_of"]), summary["timezone"], new_root)
+            remove_tree(run.staging_dir)
+            stager = steps.Stager(run.staging_dir)
+            steps.replay(run, stager)
+            stager.close()
+            run.lake.merge_run(run.staging_dir, run_id)
+            stage_run_rows(run, summary)
+            run.lake.merge_run(run.staging_dir / "_run", run_id)
+            remove_tree(run.staging_dir)
+            log.info("replayed run %s (%d/%d)", run_id, number, len(runs))
+        old = data_dir / "lake.old"
+        remove_tree(old)
+        if (data_dir / "lake").exists():
+            os.replace(data_dir / "lake", old)
+        os.replace(new_root, data_dir / "lake")
+        remove_tree(old)
+        warehouse.build(Lake(data_dir / "lake"), data_dir)
+        return len(runs)
+
+
+class _Replay(steps.RunContext):
+    """A past run's context whose lake is the one being rebuilt."""
+
+    def __init__(self, data_dir: Path, run_id: str, as_of: datetime, timezone: str, lake_root: Path):
+        super().__init__(data_dir, run_id, as_of, timezone)
+        self._lake_root = lake_root
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(self._lake_root)

@@ -1,0 +1,133 @@
+"""The `smsetl` command: demo, sync, rebuild, build, metrics, sandbox.
+
+Settings come from the environment (`SMS_API_URL`, `SMS_API_KEY`, `SMS_TIMEZONE`, `SMS_RATE_LIMIT`,
+`SMS_DATA_DIR`); flags override them. The key is read from the environment inside the flow and never
+passed as a flow parameter, so a `--api-key` flag is not offered: export SMS_API_KEY instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+
+def data_dir_from(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir or os.environ.get("SMS_DATA_DIR") or "data")
+
+
+def _date(text: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
+
+
+def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api-url", help="gateway base URL (default: $SMS_API_URL)")
+    parser.add_argument("--timezone", help="the account's IANA time zone (default: $SMS_TIMEZONE)")
+    parser.add_argument("--rate-limit", help="API calls per second per method, or 'none' (default: $SMS_RATE_LIMIT or 5)")
+    parser.add_argument("--data-dir", help="where raw, lake and warehouse live (default: $SMS_DATA_DIR or ./data)")
+
+
+def _apply_connection_flags(args: argparse.Namespace) -> None:
+    for flag, variable in (("api_url", "SMS_API_URL"), ("timezone", "SMS_TIMEZONE"), ("rate_limit", "SMS_RATE_LIMIT")):
+        if getattr(args, flag, None):
+            os.environ[variable] = getattr(args, flag)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from flows.sync import format_summary, sync
+    from smsapi import SmsApi
+
+    _apply_connection_flags(args)
+    SmsApi.from_env().close()  # a missing key, URL or zone fails here, before Prefect starts
+    summary = sync(str(data_dir_from(args)), since=args.since, until=args.until)
+    print(format_summary(summary))
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from flows.rebuild import rebuild
+
+    runs = rebuild(data_dir_from(args))
+    print(f"rebuilt lake and warehouse from {runs} runs of raw payloads in {data_dir_from(args)}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from storage import warehouse
+    from storage.lake import Lake
+
+    data_dir = data_dir_from(args)
+    if not (data_dir / "lake").exists():
+        raise FileNotFoundError(f"no lake in {data_dir}: run `smsetl sync` first")
+    path = warehouse.build(Lake(data_dir / "lake"), data_dir)
+    print(f"warehouse rebuilt with the views of sql/: {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from smsetl.demo import demo
+
+    return demo(data_dir_from(args), campaigns=args.campaigns, messages=args.messages, seed=args.seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="smsetl", description="SMS campaign analytics pipeline")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="start the sandbox gateway, sync twice (late reports arrive), print metrics")
+    p.add_argument("--data-dir", help="default: $SMS_DATA_DIR or ./data")
+    p.add_argument("--campaigns", type=int, default=40)
+    p.add_argument("--messages", type=int, default=20_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("sync", help="pull campaigns, delivery reports and clicks into the lake and warehouse")
+    _add_connection_flags(p)
+    p.add_argument("--since", type=_date, help="first run backfills from this date (default: 365 days ago)")
+    p.add_argument("--until", type=_date, help="campaigns created until this date (default: now)")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("rebuild", help="rebuild lake and warehouse from the raw payloads, without the API")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_rebuild)
+
+    p = sub.add_parser("build", help="rebuild the warehouse file and its views from the lake")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_build)
+
+    from smsetl import metrics
+
+    p = sub.add_parser("metrics", help="print campaign metrics from the warehouse")
+    metrics.add_arguments(p)
+    p.set_defaults(func=metrics.run)
+
+    from sandbox import cli as sandbox_cli
+
+    p = sub.add_parser("sandbox", help="run the local gateway emulator")
+    sandbox_cli.add_arguments(p)
+    p.set_defaults(func=sandbox_cli.run)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # user-facing errors: the message names cause and fix; no traceback
+        from smsapi import SmsApiError
+        from flows.sync import SyncBusyError
+
+        if isinstance(exc, SmsApiError | SyncBusyError | FileNotFoundError | FileExistsError):
+            print(f"smsetl {args.command}: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

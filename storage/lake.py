@@ -1,0 +1,281 @@
+"""Parquet lake: typed tables, merged by key, each partition replaced atomically.
+
+A run first streams its rows into `<data>/staging/<run_id>/<table>/part-*.parquet` (bounded memory: a
+writer flushes every `flush_rows`), then `merge_run` upserts the staging rows into `<data>/lake/<table>/`.
+Each table has a key; a merge keeps one row per key (the newest by the table's order), so re-running a sync
+or syncing overlapping windows never duplicates a row. `messages` and `message_status_history` are
+partitioned by the campaign's creation month: a late status change rewrites one month's file, not the
+lake. Every file is written under a temporary name and renamed over the old one, so a killed merge leaves
+each partition either old or new; the merge is idempotent, so the next run repairs the rest.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from transforms import ARROW_SCHEMAS
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    key: tuple[str, ...]
+    order: str  # SQL order: the first row per key wins
+    compare: tuple[str, ...]  # a row whose compared columns differ counts as changed
+    partitioned: bool = False
+    keep: tuple[tuple[str, str], ...] = ()  # (column, aggregate) carried across versions of a key
+
+    def dedupe_sql(self, relation: str) -> str:
+        """One row per key: the first by `order`, with the `keep` columns aggregated over all versions."""
+        key = ", ".join(self.key)
+        replace = ""
+        if self.keep:
+            replace = " replace (" + ", ".join(
+                f"{agg}({col}) over (partition by {key}) as {col}" for col, agg in self.keep) + ")"
+        return (f"select * from (select *{replace} from ({relation})) "
+                f"qualify row_number() over (partition by {key} order by {self.order}) = 1")
+
+
+TABLES: dict[str, TableSpec] = {
+    "campaigns": TableSpec(
+        ("campaign_id",), "observed_at desc",
+        ("common_status", "send_status", "moderation_status", "send_started_at", "send_ended_at",
+         "counters_updated_at", "total_msg_count", "total_seg_count", "total_cost", "is_deleted"),
+    ),
+    "campaign_counters": TableSpec(
+        ("campaign_id", "status"), "observed_at desc", ("msg_count", "seg_count", "cost"),
+    ),
+    "messages": TableSpec(
+        ("message_id",), "status_updated_at desc nulls last, observed_at desc",
+        ("status_raw", "status_updated_at", "segments", "segment_price"), partitioned=True,
+        keep=(("first_observed_at", "min"),),
+    ),
+    "message_status_history": TableSpec(
+        ("message_id", "status_raw", "status_updated_at"), "observed_at asc", (), partitioned=True,
+    ),
+    # Link/List rows carry no campaign: the campaign a link was first seen with (GetLinks) is kept.
+    "links": TableSpec(("link_id",), "observed_at desc", ("click_count", "redirect_count", "status"),
+                       keep=(("campaign_id", "max"),)),
+    "link_click_stats": TableSpec(
+        ("link_id", "period_type", "period_start"), "observed_at desc", ("click_count",),
+    ),
+    "sync_runs": TableSpec(("run_id",), "ended_at desc nulls last", ()),
+    "sync_run_entities": TableSpec(("run_id", "entity"), "rows_added desc", ()),
+    "sync_watermarks": TableSpec(("name",), "run_id desc", ()),
+}
+
+# Merge order: campaigns first, because partitioned tables take their month from `campaigns`.
+MERGE_ORDER = tuple(TABLES)
+
+_part_counter = itertools.count()
+
+
+class StagingWriter:
+    """Buffers frames of one table and writes them as Parquet parts of at most `flush_rows` rows."""
+
+    def __init__(self, staging_dir: Path, table: str, flush_rows: int = 100_000):
+        self.directory = staging_dir / table
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.table = table
+        self.flush_rows = flush_rows
+        self._buffer: list[pa.Table] = []
+        self._buffered = 0
+        self._lock = threading.Lock()
+        self.rows = 0
+
+    def append(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        with self._lock:
+            self._buffer.append(table)
+            self._buffered += table.num_rows
+            self.rows += table.num_rows
+            if self._buffered >= self.flush_rows:
+                self._flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        data = pa.concat_tables(self._buffer)
+        self._buffer, self._buffered = [], 0
+        path = self.directory / f"part-{os.getpid()}-{next(_part_counter):06d}.parquet"
+        tmp = path.with_name(path.name + ".tmp")
+        pq.write_table(data, tmp, compression="zstd")
+        os.replace(tmp, path)
+
+
+@dataclass
+class MergeCounts:
+    added: int = 0
+    changed: int = 0
+
+
+def _parts(directory: Path) -> list[str]:
+    return sorted(str(p) for p in directory.rglob("*.parquet"))
+
+
+def _relation_sql(files: list[str], table: str) -> str:
+    """SQL for the rows of `files`, or an empty relation with the table's columns."""
+    if files:
+        listed = ", ".join(f"'{f}'" for f in files)
+        return f"select * from read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
+    columns = ", ".join(f"null::{_duck_type(f.type)} as {f.name}" for f in ARROW_SCHEMAS[table])
+    return f"select {columns} where false"
+
+
+def _duck_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamptz"
+    if pa.types.is_decimal(arrow_type):
+        return f"decimal({arrow_type.precision}, {arrow_type.scale})"
+    if pa.types.is_int64(arrow_type):
+        return "bigint"
+    if pa.types.is_integer(arrow_type):
+        return "integer"
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    return "varchar"
+
+
+class Lake:
+    """The lake under `<data>/lake`, one folder per table."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def files(self, table: str) -> list[str]:
+        return _parts(self.root / table)
+
+    def relation_sql(self, table: str) -> str:
+        return _relation_sql(self.files(table), table)
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB with one view per lake table (empty tables included)."""
+        con = duckdb.connect()
+        con.execute("set timezone = 'UTC'")
+        for table in TABLES:
+            con.execute(f"create or replace view {table} as {self.relation_sql(table)}")
+        return con
+
+    def merge_run(self, staging_dir: Path, run_id: str) -> dict[str, MergeCounts]:
+        """Upsert every staged table of one run into the lake; returns rows added and changed per table."""
+        counts = {}
+        con = self.connect()
+        try:
+            con.execute("set preserve_insertion_order = false")
+            for table in MERGE_ORDER:
+                staged = _parts(staging_dir / table)
+                if table == "messages":
+                    staged += self._status_updates_as_rows(con, staging_dir)
+                    self._stage_history(con, staged, staging_dir, run_id)
+                if staged:
+                    counts[table] = self._upsert(con, table, staged)
+                    # Later tables read this one through the view (months come from campaigns).
+                    con.execute(f"create or replace view {table} as {self.relation_sql(table)}")
+        finally:
+            con.close()
+        return counts
+
+    def _status_updates_as_rows(self, con: duckdb.DuckDBPyConnection, staging_dir: Path) -> list[str]:
+        """Turn staged Message/GetSMSStatus rows (status only) into full `messages` rows, as staging parts."""
+        updates = _parts(staging_dir / "message_statuses")
+        if not updates:
+            return []
+        listed = ", ".join(f"'{f}'" for f in updates)
+        target = staging_dir / "messages_from_statuses.parquet"
+        con.execute(f"""
+            copy (
+                with u as (
+                    select * from read_parquet([{listed}])
+                    qualify row_number() over (
+                        partition by message_id order by status_updated_at desc nulls last) = 1
+                )
+                select m.* replace (
+                    u.status::varchar as status, u.status_raw as status_raw, u.is_final as is_final,
+                    u.is_unexpected as is_unexpected,
+                    coalesce(u.status_updated_at, m.status_updated_at) as status_updated_at,
+                    coalesce(u.segments, m.segments) as segments,
+                    coalesce(u.segments, m.segments) * m.segment_price as cost,
+                    u.observed_at as observed_at)
+                from messages m join u using (message_id)
+            ) to '{target}' (format parquet, compression zstd)
+        """)
+        return [str(target)]
+
+    def _stage_history(self, con, message_parts: list[str], staging_dir: Path, run_id: str) -> None:
+        """Every status this run observed (before de-duplication) becomes a `message_status_history` row.
+
+        A status without a timestamp (a message not yet sent) has no place in a timeline and is skipped."""
+        if not message_parts:
+            return
+        target = staging_dir / "message_status_history" / "from_messages.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        columns = ", ".join(f.name for f in ARROW_SCHEMAS["message_status_history"] if f.name != "run_id")
+        con.execute(f"""
+            copy (
+                select distinct {columns}, '{run_id}' as run_id
+                from ({_relation_sql(message_parts, "messages")})
+                where status_raw is not null and status_updated_at is not null
+            ) to '{target}' (format parquet, compression zstd)
+        """)
+
+    def _upsert(self, con: duckdb.DuckDBPyConnection, table: str, staged: list[str]) -> MergeCounts:
+        spec = TABLES[table]
+        key = ", ".join(spec.key)
+        con.execute(f"create or replace temp table incoming as {spec.dedupe_sql(_relation_sql(staged, table))}")
+        if spec.partitioned:
+            con.execute("""
+                create or replace temp table incoming as
+                select i.*, coalesce(strftime(c.created_at, '%Y-%m'), 'unknown') as month
+                from incoming i left join campaigns c using (campaign_id)
+            """)
+        counts = self._count_changes(con, table, spec)
+        if spec.partitioned:
+            months = [m for (m,) in con.execute("select distinct month from incoming order by 1").fetchall()]
+            for month in months:
+                directory = self.root / table / f"month={month}"
+                self._write_merged(con, table, spec, _parts(directory), directory / "data.parquet",
+                                   f"where month = '{month}'")
+        else:
+            directory = self.root / table
+            self._write_merged(con, table, spec, _parts(directory), directory / "data.parquet", "")
+        return counts
+
+    def _count_changes(self, con, table: str, spec: TableSpec) -> MergeCounts:
+        join = " and ".join(f"i.{k} = e.{k}" for k in spec.key)
+        differs = " or ".join(f"i.{c} is distinct from e.{c}" for c in spec.compare) or "false"
+        added, changed = con.execute(f"""
+            select count(*) filter (where e.{spec.key[0]} is null),
+                   count(*) filter (where e.{spec.key[0]} is not null and ({differs}))
+            from incoming i left join {table} e on {join}
+        """).fetchone()
+        return MergeCounts(added, changed)
+
+    def _write_merged(self, con, table: str, spec: TableSpec, existing: list[str], target: Path,
+                      incoming_filter: str) -> None:
+        columns = ", ".join(f.name for f in ARROW_SCHEMAS[table])
+        both = (f"select {columns} from ({_relation_sql(existing, table)}) "
+                f"union all by name select {columns} from incoming {incoming_filter}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        con.execute(f"""
+            copy (select {columns} from ({spec.dedupe_sql(both)}) order by {', '.join(spec.key)})
+            to '{tmp}' (format parquet, compression zstd)
+        """)
+        os.replace(tmp, target)
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

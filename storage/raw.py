@@ -1,0 +1,75 @@
+"""Raw store: every API payload as received, append-only, zstd-compressed JSON lines.
+
+Layout: `<data>/raw/<entity>/run=<run_id>/part-<n>.jsonl.zst`, one record per API response:
+`{"method": "Message/List", "params": {...}, "observed_at": "...", "data": <payload>}`.
+A part is written under a `.tmp` name and renamed when closed, so a killed run leaves only `.tmp`
+files, which readers ignore. The API key is never part of a record (params exclude it by construction).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+
+_part_counter = itertools.count()
+
+
+class RawWriter:
+    """Appends records for one entity of one run to its own part file. Thread-safe."""
+
+    def __init__(self, root: Path, entity: str, run_id: str):
+        self.directory = root / entity / f"run={run_id}"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / f"part-{os.getpid()}-{next(_part_counter):05d}.jsonl.zst"
+        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._stream = pa.CompressedOutputStream(str(self._tmp), "zstd")
+        self._lock = threading.Lock()
+        self.records = 0
+
+    def write(self, method: str, params: dict, observed_at: str, data) -> None:
+        line = json.dumps(
+            {"method": method, "params": params, "observed_at": observed_at, "data": data},
+            ensure_ascii=False, separators=(",", ":"),
+        )
+        with self._lock:
+            self._stream.write(line.encode() + b"\n")
+            self.records += 1
+
+    def close(self) -> None:
+        with self._lock:
+            if self._stream.closed:
+                return
+            self._stream.close()
+            os.replace(self._tmp, self.path)
+
+    def __enter__(self) -> RawWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def runs(root: Path) -> list[str]:
+    """Run ids that have raw data of any entity, oldest first (run ids sort by time)."""
+    found = {p.name.removeprefix("run=") for p in root.glob("*/run=*") if p.is_dir()}
+    return sorted(found)
+
+
+def read(root: Path, entity: str, run_id: str) -> Iterator[dict]:
+    """Records of one entity of one run, in the order they were written within each part."""
+    for part in sorted((root / entity / f"run={run_id}").glob("*.jsonl.zst")):
+        with pa.CompressedInputStream(str(part), "zstd") as stream:
+            buffer = b""
+            while chunk := stream.read(1 << 20):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    yield json.loads(line)
+            if buffer.strip():
+                yield json.loads(buffer)

@@ -1,0 +1,55 @@
+"""The DuckDB warehouse: a file rebuilt from the lake and swapped in atomically.
+
+Why a rebuilt file and not one database written in place: DuckDB lets one process write a file, and a
+writer excludes readers in other processes. An analyst's notebook holding the warehouse open would then make
+a scheduled sync fail, or the sync would lock the notebook out. Instead each sync builds
+`warehouse.duckdb.building` from the lake, checkpoints it, and renames it over `warehouse.duckdb`. A reader
+that has the old file open keeps reading that snapshot (the old inode lives until it closes); the next
+connection sees the new run, whole. Readers never see half a run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from storage import schema
+from storage.lake import TABLES, Lake
+from storage.views import apply_views
+
+WAREHOUSE_FILE = "warehouse.duckdb"
+
+
+def build(lake: Lake, data_dir: Path) -> Path:
+    """Build the warehouse from the lake, apply the views, and publish it atomically. Returns its path."""
+    target = data_dir / WAREHOUSE_FILE
+    building = data_dir / (WAREHOUSE_FILE + ".building")
+    for leftover in (building, Path(str(building) + ".wal")):
+        leftover.unlink(missing_ok=True)
+    con = duckdb.connect(str(building))
+    try:
+        con.execute("set timezone = 'UTC'")
+        schema.create_tables(con)
+        for table in TABLES:
+            files = lake.files(table)
+            if files:
+                columns = ", ".join(row[0] for row in con.execute(f"describe {table}").fetchall())
+                con.execute(f"insert into {table} ({columns}) select {columns} from read_parquet({files!r})")
+        apply_views(con)
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    os.replace(building, target)
+    return target
+
+
+def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the published warehouse, with a message that names the fix if absent."""
+    path = data_dir / WAREHOUSE_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"no warehouse at {path}: run `smsetl sync` (or `smsetl demo`) first")
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute("set timezone = 'UTC'")
+    return con
