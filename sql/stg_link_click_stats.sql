@@ -1,5 +1,6 @@
 -- one row per link per period type per period start
--- period_end is the exclusive end of the bucket: minute, hour, day or month after period_start.
+-- period_end is the exclusive end of the bucket: a minute, hour, day or month after period_start, computed
+-- on UTC wall time so it does not depend on the session's TimeZone.
 with
 
 source as (
@@ -14,12 +15,12 @@ final as (
         link_id,
         lower(period_type) as period_type,
         period_start,
-        period_start + case lower(period_type)
+        timezone('UTC', timezone('UTC', period_start) + case lower(period_type)
             when 'minute' then interval 1 minute
             when 'hourly' then interval 1 hour
             when 'daily' then interval 1 day
             when 'monthly' then interval 1 month
-        end as period_end,
+        end) as period_end,
         coalesce(click_count, 0) as click_count,
         observed_at
 

@@ -20,9 +20,9 @@ def empty_warehouse():
     con.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def warehouse():
-    """In-memory warehouse loaded with the scenario in fixtures/sql_fixtures.py."""
+    """In-memory warehouse loaded with the scenario in fixtures/sql_fixtures.py (read-only: shared per module)."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'Asia/Almaty'")
     sql_fixtures.make_warehouse(con)
