@@ -1,0 +1,154 @@
+"""The lake's merges: keys hold, re-runs add nothing, late changes rewrite one partition, killed runs are harmless."""
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from flows import steps
+from storage import raw, warehouse
+
+TZ = "Asia/Almaty"
+
+
+def campaign(cid, created="2026-10-01 10:00:00", send_status="DONE"):
+    return {"id": str(cid), "type": "2", "from": "Shop", "text": "Sale", "createTs": created,
+            "sendStatus": send_status, "commonStatus": send_status,
+            "counters": {"totalMsgNum": "0", "totalDelivrdMsgNum": "0", "totalCost": "0.0000"}}
+
+
+def message(mid, cid, status="DELIVRD", updated="2026-10-01 10:05:00"):
+    return {"id": str(mid), "campaignId": str(cid), "segNum": "2", "segUserBuy": "0.0600", "status": status,
+            "from": "Shop", "to": "77010000000", "text": "Sale", "startSendTs": "2026-10-01 10:00:05",
+            "statusUpdateTs": updated}
+
+
+def sync_once(data_dir, run_id, records, hour=12):
+    """Stage `records` [(entity, data)] as one run and merge it; returns the merge counts."""
+    run = steps.RunContext(data_dir, run_id, datetime(2026, 11, 1, hour, tzinfo=UTC), TZ)
+    stager = steps.Stager(run.staging_dir)
+    for entity, data in records:
+        steps.ingest(entity, {"data": data, "observed_at": run.observed_at, "params": {}}, TZ, stager,
+                     steps.StepResult())
+    stager.close()
+    return run.lake.merge_run(run.staging_dir, run_id), run
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return tmp_path / "data"
+
+
+def test_rerunning_the_same_payloads_adds_and_changes_nothing(data_dir):
+    records = [("campaign_info", campaign(1)), ("messages", [message(10, 1), message(11, 1)])]
+    first, _ = sync_once(data_dir, "r1", records)
+    again, run = sync_once(data_dir, "r2", records, hour=13)
+    assert first["messages"].added == 2
+    assert (again["messages"].added, again["messages"].changed) == (0, 0)
+    con = run.lake.connect()
+    assert con.execute("select count(*) from messages").fetchone()[0] == 2
+
+
+def test_a_late_status_change_replaces_the_row_and_extends_the_history(data_dir):
+    sync_once(data_dir, "r1", [("campaign_info", campaign(1)), ("messages", [message(10, 1, "ACCEPTD")])])
+    counts, run = sync_once(data_dir, "r2", [("messages", [message(10, 1, "DELIVRD", "2026-10-03 09:00:00")])],
+                            hour=13)
+    assert counts["messages"].changed == 1
+    con = run.lake.connect()
+    assert con.execute("select status, first_observed_at::varchar from messages").fetchall() == [
+        ("DELIVRD", "2026-11-01 12:00:00+00")]
+    history = con.execute("select status from message_status_history order by status_updated_at").fetchall()
+    assert history == [("ACCEPTD",), ("DELIVRD",)]
+
+
+def test_an_older_observation_never_overwrites_a_newer_status(data_dir):
+    sync_once(data_dir, "r1", [("campaign_info", campaign(1)),
+                               ("messages", [message(10, 1, "DELIVRD", "2026-10-03 09:00:00")])])
+    counts, run = sync_once(data_dir, "r2", [("messages", [message(10, 1, "ACCEPTD", "2026-10-01 10:05:00")])],
+                            hour=13)
+    assert run.lake.connect().execute("select status from messages").fetchall() == [("DELIVRD",)]
+
+
+def test_a_late_change_rewrites_only_its_campaigns_month(data_dir):
+    sync_once(data_dir, "r1", [
+        ("campaign_info", campaign(1, created="2026-09-01 10:00:00")),
+        ("campaign_info", campaign(2, created="2026-10-01 10:00:00")),
+        ("messages", [message(10, 1), message(20, 2, "ACCEPTD")]),
+    ])
+    lake = data_dir / "lake" / "messages"
+    september = lake / "month=2026-09" / "data.parquet"
+    before = september.stat().st_mtime_ns
+    sync_once(data_dir, "r2", [("messages", [message(20, 2, "DELIVRD", "2026-10-02 10:00:00")])], hour=13)
+    assert sorted(p.name for p in lake.iterdir()) == ["month=2026-09", "month=2026-10"]
+    assert september.stat().st_mtime_ns == before
+
+
+def test_status_updates_fold_into_the_existing_rows(data_dir):
+    sync_once(data_dir, "r1", [("campaign_info", campaign(1)), ("messages", [message(10, 1, "ACCEPTD")])])
+    update = [{"id": "10", "status": "EXPIRED", "segNum": "2", "startSendTs": "2026-10-01 10:00:05",
+               "statusUpdateTs": "2026-10-02 10:00:00"}]
+    counts, run = sync_once(data_dir, "r2", [("message_statuses", update)], hour=13)
+    row = run.lake.connect().execute("select status, is_final, recipient, cost::varchar from messages").fetchone()
+    assert row == ("EXPIRED", True, "77010000000", "0.1200")
+    assert counts["messages"].changed == 1
+
+
+def test_link_list_rows_keep_the_campaign_their_getlinks_row_gave(data_dir):
+    link = {"id": "5", "code": "ab", "shortLink": "http://mbz.im/ab", "fullLink": "https://x.kz", "clickCnt": "3"}
+    run = steps.RunContext(data_dir, "r1", datetime(2026, 11, 1, 12, tzinfo=UTC), TZ)
+    stager = steps.Stager(run.staging_dir)
+    steps.ingest("links", {"data": [link], "observed_at": run.observed_at, "params": {"campaignId": 1}}, TZ,
+                 stager, steps.StepResult())
+    stager.close()
+    run.lake.merge_run(run.staging_dir, "r1")
+    later = dict(link, clickCnt="9")
+    run2 = steps.RunContext(data_dir, "r2", datetime(2026, 11, 1, 13, tzinfo=UTC), TZ)
+    stager = steps.Stager(run2.staging_dir)
+    steps.ingest("links", {"data": [later], "observed_at": run2.observed_at, "params": {}}, TZ, stager,
+                 steps.StepResult())
+    stager.close()
+    run2.lake.merge_run(run2.staging_dir, "r2")
+    assert run2.lake.connect().execute("select campaign_id, click_count from links").fetchall() == [(1, 9)]
+
+
+def test_a_killed_merge_leaves_no_partial_file_behind_it(data_dir):
+    sync_once(data_dir, "r1", [("campaign_info", campaign(1)), ("messages", [message(10, 1)])])
+    leftovers = [p for p in (data_dir / "lake").rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_raw_records_round_trip_and_unfinished_parts_are_ignored(tmp_path):
+    with raw.RawWriter(tmp_path, "messages", "r1") as writer:
+        writer.write("Message/List", {"campaignIds": [1]}, "2026-11-01T12:00:00+00:00", [{"id": "1", "text": "Привет 👋"}])
+    unfinished = raw.RawWriter(tmp_path, "messages", "r1")
+    unfinished.write("Message/List", {}, "x", [{"id": "2"}])  # never closed, like a killed run
+    records = list(raw.read(tmp_path, "messages", "r1"))
+    assert [r["data"][0]["text"] for r in records] == ["Привет 👋"]
+    assert raw.runs(tmp_path) == ["r1"]
+
+
+READER = """
+import sys, duckdb
+path = sys.argv[1]
+con = duckdb.connect(path, read_only=True)
+print(con.execute("select count(*) from messages").fetchone()[0], flush=True)
+sys.stdin.readline()  # the other process publishes a new warehouse meanwhile
+print(con.execute("select count(*) from messages").fetchone()[0], flush=True)
+con.close()
+print(duckdb.connect(path, read_only=True).execute("select count(*) from messages").fetchone()[0], flush=True)
+"""
+
+
+def test_a_reader_in_another_process_keeps_its_snapshot_while_a_sync_publishes(data_dir):
+    _, run = sync_once(data_dir, "r1", [("campaign_info", campaign(1)), ("messages", [message(10, 1)])])
+    warehouse.build(run.lake, data_dir)
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(data_dir / "warehouse.duckdb")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert reader.stdout.readline().strip() == "1"
+    _, run = sync_once(data_dir, "r2", [("messages", [message(11, 1)])], hour=13)
+    warehouse.build(run.lake, data_dir)  # must not fail although the reader holds the file open
+    out, _ = reader.communicate("go\n", timeout=60)
+    assert out.split() == ["1", "2"]  # the open connection: its old snapshot, whole; a new one: the new run
+    assert not os.path.exists(data_dir / "warehouse.duckdb.building")
