@@ -1,0 +1,52 @@
+"""Shared fixtures: the reference's real payloads (API.md section 10) and a fixed observation time."""
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+# This folder is named like the package under test, and pytest puts `tests/` on sys.path (tests/conftest.py has
+# no __init__.py), so `import transforms` would find this folder as a namespace package before the editable
+# install's finder runs. Put the repository first and forget any such namespace module.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if sys.path[:1] != [_ROOT]:
+    sys.path.insert(0, _ROOT)
+if getattr(sys.modules.get("transforms"), "__file__", None) is None:
+    sys.modules.pop("transforms", None)
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+OBSERVED = pd.Timestamp("2021-09-05 00:00:00", tz="UTC")
+
+
+def load(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture
+def observed():
+    return OBSERVED
+
+
+@pytest.fixture
+def f1_item() -> dict:
+    """F1 Message/List item, verbatim (anonymized ids: campaignId differs from campaign.id)."""
+    return copy.deepcopy(load("f1_message_list.json")["data"]["items"][0])
+
+
+@pytest.fixture
+def f1_campaign(f1_item) -> dict:
+    """F1's nested campaign object: the reference's template for Campaign/Get and GetInfo items."""
+    return f1_item["campaign"]
+
+
+@pytest.fixture
+def f2_items() -> list[dict]:
+    return load("f2_get_sms_status.json")["data"]
+
+
+@pytest.fixture
+def f2_2016_items() -> list[dict]:
+    return load("f2_get_sms_status_2016.json")["data"]

@@ -1,0 +1,170 @@
+"""Message/List and Message/GetSMSStatus items -> typed rows."""
+
+from decimal import Decimal
+
+import pandas as pd
+
+import transforms
+from transforms import COLUMNS
+
+ALMATY = "Asia/Almaty"
+
+
+def test_f1_message_becomes_one_typed_row(f1_item, observed):
+    result = transforms.messages([f1_item], ALMATY, observed)
+    row = result.frame.iloc[0]
+    assert result.unexpected == 0
+    assert list(result.frame.columns) == COLUMNS["messages"]
+    assert row["message_id"] == 11111
+    assert row["campaign_id"] == 333333333
+    assert row["sender"] == "N-666666"
+    assert row["recipient"] == "5511941439844"
+    assert row["segments"] == 1
+    assert row["segment_price"] == Decimal("0.0600")
+    assert row["cost"] == Decimal("0.0600")
+    assert row["status"] == "DELIVRD" and row["status_raw"] == "DELIVRD"
+    assert bool(row["is_final"]) and not bool(row["is_unexpected"])
+    assert pd.isna(row["country_a2"]) and pd.isna(row["operator_name"])
+    assert row["uuid"] == "bb1a64f6-0017-1a8a-9fa7-xxxxxxxxxxx"
+    assert row["first_observed_at"] == observed and row["observed_at"] == observed
+
+
+def test_message_dtypes_are_typed(f1_item, observed):
+    dtypes = transforms.messages([f1_item], ALMATY, observed).frame.dtypes.astype(str).to_dict()
+    assert dtypes["message_id"] == "Int64"
+    assert dtypes["segments"] == "Int32"
+    assert dtypes["segment_price"] == dtypes["cost"] == "decimal128(18, 4)[pyarrow]"
+    assert dtypes["send_started_at"] == dtypes["status_updated_at"] == "datetime64[us, UTC]"
+    assert dtypes["is_final"] == "boolean"
+
+
+def test_almaty_local_time_is_converted_to_utc(f1_item, observed):
+    row = transforms.messages([f1_item], ALMATY, observed).frame.iloc[0]
+    # Asia/Almaty was UTC+6 in 2021
+    assert row["send_started_at"] == pd.Timestamp("2021-09-04 07:31:12", tz="UTC")
+    assert row["status_updated_at"] == pd.Timestamp("2021-09-04 07:31:19", tz="UTC")
+
+
+def test_cost_is_segments_times_price_exactly(f1_item, observed):
+    f1_item.update(segNum="3", segUserBuy="0.0600")
+    row = transforms.messages([f1_item], ALMATY, observed).frame.iloc[0]
+    assert row["cost"] == Decimal("0.1800")
+    assert str(row["cost"]) == "0.1800"
+
+
+def test_money_is_parsed_without_a_float_round_trip(f1_item, observed):
+    f1_item.update(segNum="1", segUserBuy="12345678901234.1234")
+    row = transforms.messages([f1_item], ALMATY, observed).frame.iloc[0]
+    assert row["segment_price"] == Decimal("12345678901234.1234")
+
+
+def test_unknown_status_is_mapped_to_unknown_kept_raw_flagged_and_counted(f1_item, observed):
+    f1_item["status"] = "QUEUED_X"
+    result = transforms.messages([f1_item], ALMATY, observed)
+    row = result.frame.iloc[0]
+    assert row["status"] == "UNKNOWN"
+    assert row["status_raw"] == "QUEUED_X"
+    assert bool(row["is_unexpected"]) and not bool(row["is_final"])
+    assert result.unexpected == 1
+
+
+def test_pdlivrd_is_not_final_and_expired_is(f1_item, observed):
+    a, b = dict(f1_item, id="1", status="PDLIVRD"), dict(f1_item, id="2", status="EXPIRED")
+    frame = transforms.messages([a, b], ALMATY, observed).frame
+    assert frame["is_final"].tolist() == [False, True]
+
+
+def test_non_numeric_segment_count_is_null_and_counted(f1_item, observed):
+    f1_item["segNum"] = "two"
+    result = transforms.messages([f1_item], ALMATY, observed)
+    row = result.frame.iloc[0]
+    assert pd.isna(row["segments"]) and pd.isna(row["cost"])
+    assert result.unexpected == 1
+
+
+def test_null_and_blank_timestamps_are_nat_and_not_counted(f1_item, observed):
+    items = [dict(f1_item, id="1", startSendTs=None, statusUpdateTs=""),
+             dict(f1_item, id="2", startSendTs=" ", statusUpdateTs="   ")]
+    result = transforms.messages(items, ALMATY, observed)
+    assert result.frame["send_started_at"].isna().all()
+    assert result.frame["status_updated_at"].isna().all()
+    assert result.unexpected == 0
+
+
+def test_malformed_timestamp_is_nat_and_counted(f1_item, observed):
+    f1_item["statusUpdateTs"] = "2021-09-04 13-31-19"
+    result = transforms.messages([f1_item], ALMATY, observed)
+    assert pd.isna(result.frame.iloc[0]["status_updated_at"])
+    assert result.unexpected == 1
+
+
+def test_numbers_sent_as_json_ints_are_accepted(f1_item, observed):
+    f1_item.update(id=42, campaignId=7, segNum=2)
+    row = transforms.messages([f1_item], ALMATY, observed).frame.iloc[0]
+    assert (row["message_id"], row["campaign_id"], row["segments"]) == (42, 7, 2)
+
+
+def test_extra_fields_are_ignored(f1_item, observed):
+    f1_item.update(brandNewField={"nested": [1, 2]}, anotherOne=3.5)
+    result = transforms.messages([f1_item], ALMATY, observed)
+    assert list(result.frame.columns) == COLUMNS["messages"]
+    assert result.unexpected == 0
+
+
+def test_message_without_an_id_is_dropped_and_counted_when_malformed(f1_item, observed):
+    items = [dict(f1_item, id="1"), dict(f1_item, id="x"), dict(f1_item, id=None)]
+    result = transforms.messages(items, ALMATY, observed)
+    assert result.frame["message_id"].tolist() == [1]
+    assert result.unexpected == 1
+
+
+def test_empty_message_list_gives_empty_typed_frame(f1_item, observed):
+    empty = transforms.messages([], ALMATY, observed).frame
+    full = transforms.messages([f1_item], ALMATY, observed).frame
+    assert len(empty) == 0
+    assert empty.dtypes.astype(str).to_dict() == full.dtypes.astype(str).to_dict()
+
+
+def test_f2_status_row_is_typed(f2_items, observed):
+    result = transforms.message_statuses(f2_items, ALMATY, observed)
+    row = result.frame.iloc[0]
+    assert list(result.frame.columns) == COLUMNS["message_statuses"]
+    assert (row["message_id"], row["status"], row["segments"]) == (123, "DELIVRD", 1)
+    assert row["send_started_at"] == pd.Timestamp("2021-09-04 07:28:29", tz="UTC")
+    assert row["status_updated_at"] == pd.Timestamp("2021-09-04 07:28:35", tz="UTC")
+    assert bool(row["is_final"]) and result.unexpected == 0
+
+
+def test_2016_status_row_without_timestamps_is_tolerated(f2_2016_items, observed):
+    result = transforms.message_statuses(f2_2016_items, ALMATY, observed)
+    row = result.frame.iloc[0]
+    assert (row["message_id"], row["status"]) == (6300284, "ACCEPTD")
+    assert not bool(row["is_final"])
+    assert pd.isna(row["send_started_at"]) and pd.isna(row["status_updated_at"])
+    assert result.unexpected == 0
+
+
+def test_empty_status_list_gives_empty_typed_frame(f2_items, observed):
+    empty = transforms.message_statuses([], ALMATY, observed).frame
+    full = transforms.message_statuses(f2_items, ALMATY, observed).frame
+    assert len(empty) == 0 and list(empty.columns) == COLUMNS["message_statuses"]
+    assert empty.dtypes.astype(str).to_dict() == full.dtypes.astype(str).to_dict()
+
+
+def test_status_history_from_messages_keeps_campaign_and_run(f1_item, observed):
+    frame = transforms.messages([f1_item], ALMATY, observed).frame
+    history = transforms.status_history(frame, "run-1")
+    assert list(history.columns) == COLUMNS["message_status_history"]
+    row = history.iloc[0]
+    assert (row["message_id"], row["campaign_id"], row["status"], row["run_id"]) == (11111, 333333333, "DELIVRD", "run-1")
+
+
+def test_status_history_from_statuses_has_null_campaign(f2_items, observed):
+    frame = transforms.message_statuses(f2_items, ALMATY, observed).frame
+    history = transforms.status_history(frame, "run-1")
+    assert len(history) == 1 and pd.isna(history.iloc[0]["campaign_id"])
+
+
+def test_status_history_drops_rows_without_a_status_time(f2_2016_items, observed):
+    frame = transforms.message_statuses(f2_2016_items, ALMATY, observed).frame
+    assert len(transforms.status_history(frame, "run-1")) == 0
