@@ -14,8 +14,8 @@ if sys.path[:1] != [_ROOT]:
 if getattr(sys.modules.get("transforms"), "__file__", None) is None:
     sys.modules.pop("transforms", None)
 
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import pandas as pd
+import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OBSERVED = pd.Timestamp("2021-09-05 00:00:00", tz="UTC")

@@ -40,8 +40,9 @@ def test_frame_columns_match_the_ddl(con):
 
 
 def test_status_glossary_matches_the_warehouse_enum():
-    from transforms._coerce import FINAL_STATUSES as ours_final, MESSAGE_STATUSES as ours
     from storage.schema import FINAL_STATUSES
+    from transforms._coerce import FINAL_STATUSES as ours_final
+    from transforms._coerce import MESSAGE_STATUSES as ours
 
     assert ours == MESSAGE_STATUSES and ours_final == FINAL_STATUSES
 

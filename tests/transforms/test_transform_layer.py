@@ -1,0 +1,22 @@
+"""transforms is pure: it imports only the standard library, numpy, pandas and pyarrow."""
+
+import ast
+from pathlib import Path
+
+import transforms
+
+ALLOWED = {"numpy", "pandas", "pyarrow", "__future__", "datetime", "typing", "decimal"}
+
+
+def test_transforms_import_only_pandas_pyarrow_and_stdlib():
+    package = Path(transforms.__file__).parent
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] in ALLOWED, f"{path.name} imports {name}"
