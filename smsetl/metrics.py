@@ -135,7 +135,7 @@ def _text(value, csv: bool = False) -> str:
             return "" if csv else "NaN"
         return repr(value) if csv else f"{value:.4f}"
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if value.tzinfo else value.isoformat()
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value.tzinfo else value.isoformat()
     return str(value)
 
 

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sql" / "fixtures"))
 
-import sql_fixtures  # noqa: E402
+import sql_fixtures
 
 
 def _extra_tables(seed: int = 7) -> dict[str, list[dict]]:

@@ -6,7 +6,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 
-import sql_fixtures  # noqa: E402
+import sql_fixtures
 
 
 @pytest.fixture
@@ -28,9 +28,3 @@ def warehouse():
     sql_fixtures.make_warehouse(con)
     yield con
     con.close()
-
-
-def rows(con, sql, params=None) -> list[dict]:
-    cursor = con.execute(sql, params or [])
-    columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row)) for row in cursor.fetchall()]

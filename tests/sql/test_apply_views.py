@@ -1,8 +1,8 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pytest
-from conftest import rows
+from sql_fixtures import rows
 
 from storage.schema import create_tables
 from storage.views import SQL_DIR, apply_views, view_names
@@ -106,7 +106,7 @@ def test_stg_link_click_stats_gives_each_bucket_its_end(warehouse):
     ]
     (end,) = warehouse.execute("select period_end from stg_link_click_stats where period_type = 'monthly'"
                                " and period_start = '2026-07-31 19:00:00+00'").fetchone()
-    assert end.astimezone(timezone.utc) == datetime(2026, 8, 31, 19, tzinfo=timezone.utc)
+    assert end.astimezone(UTC) == datetime(2026, 8, 31, 19, tzinfo=UTC)
 
 
 def test_intermediate_campaign_views_have_one_row_per_campaign(warehouse):

@@ -21,7 +21,7 @@ def documented_columns(view: str) -> set[str]:
 def test_docs_list_every_column_of_campaign_metrics_in_a_row_of_its_own(warehouse):
     columns = [r[0] for r in warehouse.execute("describe campaign_metrics").fetchall()]
     section = DOC.read_text().split("## `campaign_metrics`", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `([a-z0-9_]+)` \|", section, flags=re.M)
+    rows = re.findall(r"^\| `([a-z0-9_]+)` \|", section, flags=re.MULTILINE)
     assert rows == columns
 
 

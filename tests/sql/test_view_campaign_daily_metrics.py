@@ -1,7 +1,7 @@
 from datetime import date
 
 import pytest
-from conftest import rows
+from sql_fixtures import rows
 
 
 def test_campaign_daily_metrics_buckets_by_utc_day_and_sums_clicks_once(warehouse):

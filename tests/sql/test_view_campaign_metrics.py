@@ -1,10 +1,10 @@
 """campaign_metrics against the hand-computed scenario in fixtures/sql_fixtures.py."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from conftest import rows
+from sql_fixtures import rows
 
 from storage.schema import MESSAGE_STATUSES
 
@@ -61,8 +61,8 @@ def test_status_counts_sum_to_messages_total_for_every_campaign(warehouse):
 def test_campaign_attributes_come_from_the_campaign(warehouse):
     row = metrics(warehouse, 1)
     assert (row["campaign_type"], row["sender"]) == ("mass", "ShopKZ")
-    assert row["created_at"] == datetime(2026, 10, 1, 18, 0, tzinfo=timezone.utc)
-    assert row["send_started_at"] == datetime(2026, 10, 1, 18, 30, tzinfo=timezone.utc)
+    assert row["created_at"] == datetime(2026, 10, 1, 18, 0, tzinfo=UTC)
+    assert row["send_started_at"] == datetime(2026, 10, 1, 18, 30, tzinfo=UTC)
 
 
 def test_segments_and_cost_are_summed_over_messages(warehouse):
@@ -91,7 +91,7 @@ def test_delivery_seconds_quantiles_interpolate_linearly(warehouse):
 def test_a_campaign_without_messages_has_zero_counts_and_null_ratios(warehouse):
     row = metrics(warehouse, 2)
     assert row["messages_total"] == row["segments_total"] == row["clicks"] == 0
-    assert row["cost_total"] == Decimal("0")
+    assert row["cost_total"] == Decimal(0)
     for ratio in ["delivery_rate", "settled_delivery_rate", "click_through_rate", "cost_per_delivered",
                   "delivery_seconds_p50", "delivery_seconds_p90"]:
         assert row[ratio] is None, ratio

@@ -1,5 +1,5 @@
 import pytest
-from conftest import rows
+from sql_fixtures import rows
 
 
 def test_delivery_latency_quantiles_are_hand_computed(warehouse):

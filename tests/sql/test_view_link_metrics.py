@@ -1,9 +1,8 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from conftest import rows
-from sql_fixtures import LINK_CLICK_STATS, LINKS, _stat, load_tables, utc
+from sql_fixtures import LINK_CLICK_STATS, LINKS, _stat, load_tables, rows, utc
 
-AS_OF = datetime(2026, 10, 2, 2, 0, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 10, 2, 2, 0, tzinfo=UTC)
 
 
 def test_link_windows_use_the_finest_covering_period_type_as_of_the_last_successful_sync(warehouse):

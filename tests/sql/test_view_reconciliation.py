@@ -1,4 +1,4 @@
-from conftest import rows
+from sql_fixtures import rows
 
 STATUSES = ["new", "enqueud", "acceptd", "pdlivrd", "delivrd", "undeliv", "rejectd", "expired", "deleted", "unknown"]
 

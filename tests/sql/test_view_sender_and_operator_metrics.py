@@ -1,5 +1,5 @@
 import pytest
-from conftest import rows
+from sql_fixtures import rows
 
 
 def test_sender_metrics_group_by_the_campaigns_sender(warehouse):
