@@ -1,5 +1,8 @@
 """transforms is pure: it imports only the standard library, numpy, pandas and pyarrow."""
 
+# ruff: noqa: I001  (the payload fixtures are imported first: see transform_payloads)
+from transform_payloads import f1_campaign, f1_item, f2_2016_items, f2_items, observed  # noqa: F401
+
 import ast
 from pathlib import Path
 

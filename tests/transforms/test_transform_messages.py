@@ -1,5 +1,9 @@
 """Message/List and Message/GetSMSStatus items -> typed rows."""
 
+# ruff: noqa: F811, I001  (the payload fixtures are imported first: see transform_payloads)
+from transform_payloads import f1_campaign, f1_item, f2_2016_items, f2_items, observed  # noqa: F401
+
+
 from decimal import Decimal
 
 import pandas as pd

@@ -1,4 +1,8 @@
-"""Shared fixtures: the reference's real payloads (API.md section 10) and a fixed observation time."""
+"""Shared fixtures: the reference's real payloads (API.md section 10) and a fixed observation time.
+
+Not a conftest.py: tests/sql imports its helpers with `from conftest import ...`, which a second
+rootless conftest module would shadow. Test modules here import these fixtures first, by name.
+"""
 
 import copy
 import json
