@@ -1,8 +1,12 @@
 """The warehouse the notebooks run against.
 
 `notebook_warehouse` is the path fixture the notebook test is parametrized on. For now it is built from the
-SQL fixtures (`make_fixture_warehouse`); once the sync's `synced_warehouse` fixture exists, point
-`notebook_warehouse` at it instead.
+SQL fixtures (`make_fixture_warehouse`); once the sync's `synced_warehouse` fixture (tests/conftest.py) works,
+replace its body with:
+
+    @pytest.fixture(scope="session")
+    def notebook_warehouse(synced_warehouse):
+        return synced_warehouse
 """
 
 import random
