@@ -1,0 +1,82 @@
+"""``smsetl sandbox``: serve a generated gateway until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .data import SANDBOX_API_KEY, Sandbox, parse_ts
+from .faults import Faults
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8700)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--campaigns", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--now", default=None, help="account-local 'YYYY-MM-DD HH:MM:SS' (default: wall clock)")
+    parser.add_argument("--timezone", default="Asia/Almaty")
+    f = parser.add_argument_group("faults (rates are per call, 0..1, reproducible from --seed)")
+    f.add_argument("--rate-limit", type=float, default=0.0, help="calls/s allowed per method (code 30)")
+    f.add_argument("--rate-limit-method", action="append", default=[], metavar="MODULE/METHOD=N",
+                   help="per-method limit, repeatable")
+    f.add_argument("--wrong-port", type=int, nargs="?", const=-1, default=None, metavar="PORT",
+                   help="also serve a port answering code 13 (default PORT: --port + 1)")
+    f.add_argument("--background-tasks", type=float, default=0.0, help="share of AddRecipients answered code 100")
+    f.add_argument("--task-polls", type=int, default=3)
+    f.add_argument("--http-5xx", type=float, default=0.0)
+    f.add_argument("--drop", type=float, default=0.0, help="close the connection without a response")
+    f.add_argument("--slow", type=float, default=0.0)
+    f.add_argument("--slow-seconds", type=float, default=1.0)
+    f.add_argument("--truncated", type=float, default=0.0)
+    f.add_argument("--code3", type=float, default=0.0)
+    f.add_argument("--code999", type=float, default=0.0)
+
+
+def faults_from_args(args) -> Faults:
+    per = {}
+    for item in args.rate_limit_method:
+        name, _, n = item.partition("=")
+        per[name] = float(n)
+    return Faults(rate_limit=args.rate_limit, rate_limit_methods=per, wrong_port=args.wrong_port is not None,
+                  background_tasks=args.background_tasks, task_polls=args.task_polls, http_5xx=args.http_5xx,
+                  drop=args.drop, slow=args.slow, slow_seconds=args.slow_seconds, truncated=args.truncated,
+                  code3=args.code3, code999=args.code999, seed=args.seed)
+
+
+def run(args) -> int:
+    if args.now:
+        now = datetime(1970, 1, 1) + timedelta(seconds=parse_ts(args.now))
+    else:
+        now = datetime.now(ZoneInfo(args.timezone)).replace(tzinfo=None, second=0, microsecond=0)
+    sb = Sandbox.generate(seed=args.seed, campaigns=args.campaigns, messages=args.messages, now=now,
+                          timezone=args.timezone)
+    faults = faults_from_args(args)
+    wrong = 0
+    if args.wrong_port is not None:
+        wrong = args.port + 1 if args.wrong_port == -1 and args.port else max(args.wrong_port, 0)
+    server = sb.serve(port=args.port, faults=faults, host=args.host, wrong_port=wrong)
+    truth = sb.ground_truth()
+    print(f"sandbox gateway: {server.url}")
+    print(f"  API key:   {SANDBOX_API_KEY}")
+    print(f"  time zone: {args.timezone}, clock at {sb.clock.now:%Y-%m-%d %H:%M:%S}")
+    print(f"  serving:   {len(truth)} campaigns visible of {sb.n_campaigns()}, "
+          f"{sum(t.messages_total for t in truth.values())} messages visible of {len(sb.m_camp)}, "
+          f"{len(sb.l_code)} short links, {len(sb.k_t)} clicks in total")
+    print(f"  example:   {server.url}/service/Campaign/List?output=json&api=v1&apiKey={SANDBOX_API_KEY}")
+    print(f"  admin:     GET/POST {server.url}/admin/clock (advance=SECONDS | now=YYYY-MM-DD HH:MM:SS), "
+          f"GET/POST {server.url}/admin/faults (JSON), GET {server.url}/admin/stats")
+    if server.wrong_url:
+        print(f"  wrong-domain port (code 13): {server.wrong_url}")
+    print(f"  faults:    {faults.to_dict()}")
+    print("Ctrl-C to stop.", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
