@@ -297,8 +297,12 @@ class Sandbox:
                     text, k = cand, k + 1
             deferred = None
             start = int(create[i])
-            if t in (2, 3) and r.random() < 0.12:
-                deferred = start + int(r.integers(3600, 14 * day))
+            recent_c = now - 3 * day <= start <= now
+            if t in (2, 3) and (r.random() < 0.12 or (recent_c and r.random() < 0.5)):
+                if recent_c:  # still waiting at the clock: these stay NEW until the clock passes them
+                    deferred = now + int(r.integers(3600, 2 * day))
+                else:
+                    deferred = start + int(r.integers(3600, 14 * day))
                 start = deferred
             else:
                 start += int(r.integers(1, 90))
