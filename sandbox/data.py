@@ -317,6 +317,12 @@ class Sandbox:
                 validity=int(r.choice([60, 360, 720, 1440, 1440, 1440])), track=int(bool(lids) and r.random() < 0.4),
                 link_ids=lids, ucs2=ucs2, placeholders=placeholders, base_units=base_units))
 
+        # at least one deferred campaign still waiting at the clock (its messages NEW)
+        if not any(c.deferred and c.deferred > now and c.create <= now for c in self.campaigns):
+            cands = [i for i, c in enumerate(self.campaigns) if c.type in (2, 3) and c.create <= now]
+            if cands:
+                c = self.campaigns[cands[-1]]
+                c.deferred = c.start = now + 6 * 3600
         # ---- messages, vectorized
         camp = np.repeat(np.arange(n_c, dtype=np.int32), sizes)
         rank = np.arange(total, dtype=np.int64) - self.c_off[:-1][camp]
