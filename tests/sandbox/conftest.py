@@ -68,6 +68,11 @@ def call(served):
 
 
 @pytest.fixture
+def make_caller():
+    return Caller
+
+
+@pytest.fixture
 def fresh():
     """A sandbox of its own, for tests that move the clock or change faults."""
     sb = Sandbox.generate(seed=3, campaigns=30, messages=3000, now=NOW)
