@@ -4,4 +4,4 @@ switchable faults, exact ground truth. numpy and the standard library only."""
 from .data import SANDBOX_API_KEY, CampaignTruth, Clock, Sandbox
 from .faults import Faults
 
-__all__ = ["Sandbox", "Faults", "SANDBOX_API_KEY", "CampaignTruth", "Clock"]
+__all__ = ["SANDBOX_API_KEY", "CampaignTruth", "Clock", "Faults", "Sandbox"]

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from .data import (CAMPAIGN_ID_BASE, INF, IS_FINAL, LINK_DOMAIN, LINK_ID_BASE, MESSAGE_ID_BASE, ST, STATUSES,
-                   Sandbox, fmt_ts, money, parse_ts)
+from .data import (
+    CAMPAIGN_ID_BASE,
+    INF,
+    LINK_DOMAIN,
+    LINK_ID_BASE,
+    MESSAGE_ID_BASE,
+    ST,
+    STATUSES,
+    Sandbox,
+    fmt_ts,
+    money,
+    parse_ts,
+)
 
 DAY = 86400
 MAX_WINDOW = 90 * DAY

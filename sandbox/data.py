@@ -223,7 +223,7 @@ class Sandbox:
     # ------------------------------------------------------------ generation
     @classmethod
     def generate(cls, seed: int = 7, campaigns: int = 40, messages: int = 4000, now: datetime | None = None,
-                 timezone: str = "Asia/Almaty") -> "Sandbox":
+                 timezone: str = "Asia/Almaty") -> Sandbox:
         now = now or datetime(2026, 11, 1, 12, 0)
         sb = cls(seed, to_ts(now, timezone), timezone)
         sb._generate(int(campaigns), int(messages))
@@ -408,7 +408,7 @@ class Sandbox:
         c_units = np.array([c.base_units for c in self.campaigns], dtype=np.int64)[camp]
         c_ucs2 = np.array([c.ucs2 for c in self.campaigns], dtype=bool)[camp]
         ph = self.campaigns
-        name, code, bal, dd = self._placeholder_values(idx)
+        name, _code, bal, _dd = self._placeholder_values(idx)
         name_len = np.array([len(n) for n in NAMES])[name]
         name_cyr = np.array([any(ord(ch) > 126 for ch in n) for n in NAMES])[name]
         units = c_units.copy()

@@ -34,7 +34,7 @@ class Faults:
     seed: int = 0
 
     @classmethod
-    def from_dict(cls, d: dict, base: "Faults | None" = None) -> "Faults":
+    def from_dict(cls, d: dict, base: Faults | None = None) -> Faults:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:

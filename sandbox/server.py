@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import parse_qsl, urlsplit
 
 from . import api
@@ -14,7 +15,7 @@ from .faults import FaultInjector, Faults
 
 
 class _Ctx:
-    def __init__(self, server: "SandboxServer"):
+    def __init__(self, server: SandboxServer):
         self.server = server
 
     def start_task(self):
@@ -42,7 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     # the owning SandboxServer and whether this is the wrong-domain port
-    owner: "SandboxServer"
+    owner: SandboxServer
     wrong: bool = False
 
     def do_GET(self):
@@ -230,7 +231,7 @@ class SandboxServer:
                 h.shutdown()
                 h.server_close()
 
-    def __enter__(self) -> "SandboxServer":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

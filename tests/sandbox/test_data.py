@@ -57,7 +57,7 @@ def test_statuses_progress_new_enqueud_acceptd_then_final_as_the_clock_advances(
     start = sb.campaigns[ci].start
     for t in (start, start + 40, start + 3 * 86400):
         sb.clock.set(t)
-        seen.append(set(STATUSES[s] for s in sb.status_at(idx)[0].tolist()))
+        seen.append({STATUSES[s] for s in sb.status_at(idx)[0].tolist()})
     assert "ENQUEUD" in seen[0] or "NEW" in seen[0]
     assert seen[-1] <= {"DELIVRD", "UNDELIV", "REJECTD", "EXPIRED", "DELETED", "PDLIVRD", "ACCEPTD"}
     assert any(s & {"DELIVRD"} for s in seen)
@@ -94,7 +94,7 @@ def test_partly_delivered_messages_become_delivered_after_the_validity_period(sb
 
 
 def test_campaigns_created_after_now_appear_once_the_clock_passes_them(fresh):
-    sb, server, call = fresh
+    sb, _server, call = fresh
     future = [400_000 + i for i, c in enumerate(sb.campaigns) if c.create > sb.clock.ts]
     assert future and not set(future) & set(sb.ground_truth())
     before = {int(c["id"]) for c in call.all_pages("Campaign/List", WIDE)}
@@ -152,7 +152,7 @@ def _truth_over_http(call):
 
 
 def test_ground_truth_equals_what_the_api_reports_when_paged_in_full(fresh):
-    sb, server, call = fresh
+    sb, _server, call = fresh
     for step in (0, 2):
         sb.clock.advance(timedelta(days=step))
         truth = sb.ground_truth()

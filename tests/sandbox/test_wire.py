@@ -238,7 +238,7 @@ def test_link_stats_windows_are_clamped_to_the_type_maximum(call):
 
 
 def test_admin_clock_reads_sets_and_advances(fresh):
-    sb, server, call = fresh
+    sb, server, _call = fresh
     assert requests.get(f"{server.url}/admin/clock").json() == {"now": "2026-11-01 12:00:00"}
     r = requests.post(f"{server.url}/admin/clock", data={"advance": "3600"}).json()
     assert r == {"now": "2026-11-01 13:00:00"}
@@ -247,7 +247,7 @@ def test_admin_clock_reads_sets_and_advances(fresh):
 
 
 def test_admin_stats_counts_calls_per_method(fresh):
-    sb, server, call = fresh
+    _sb, server, call = fresh
     call("campaign/list")
     call("Campaign/List")
     call("message/getsmsstatus", {"ids": "50000000"})

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 
 def test_send_sms_message_answers_the_reference_shape_and_the_message_is_delivered(fresh):
-    sb, server, call = fresh
+    sb, _server, call = fresh
     r = call("Message/SendSmsMessage", {"recipient": "+77011234567", "text": "Тест 😊", "from": "Alpha"})
     assert r["code"] == 0 and r["data"]["status"] == 2
     assert set(r["data"]) == {"campaignId", "messageId", "status"}
@@ -17,7 +17,7 @@ def test_send_sms_message_answers_the_reference_shape_and_the_message_is_deliver
 
 
 def test_create_add_recipients_and_send_a_template_campaign(fresh):
-    sb, server, call = fresh
+    sb, _server, call = fresh
     cid = call("Campaign/Create", {"data[type]": "3", "data[from]": "Shop", "data[name]": "Тест",
                                    "data[text]": "Здравствуйте, {name}!"})["data"]
     r = call("Campaign/AddRecipients", {"id": cid, "recipients[0][recipient]": "77011112233",
@@ -34,7 +34,7 @@ def test_create_add_recipients_and_send_a_template_campaign(fresh):
 
 
 def test_add_recipients_reports_bad_numbers_with_code_98_or_99(fresh):
-    sb, server, call = fresh
+    _sb, _server, call = fresh
     cid = call("Campaign/Create", {"data[text]": "Hi"})["data"]
     r = call("Campaign/AddRecipients", {"id": cid, "recipients": "77011112233,abc"})
     assert r["code"] == 98 and [x["code"] for x in r["data"]] == [0, 1]
@@ -44,7 +44,7 @@ def test_add_recipients_reports_bad_numbers_with_code_98_or_99(fresh):
 
 
 def test_create_with_bad_input_is_code_1_listing_the_fields(fresh):
-    sb, server, call = fresh
+    _sb, _server, call = fresh
     r = call("Campaign/Create", {"data[type]": "9", "data[text]": "", "data[validity]": "5"})
     assert r["code"] == 1 and set(r["data"]) == {"type", "text", "validity"}
     assert all(isinstance(v, list) and v for v in r["data"].values())
