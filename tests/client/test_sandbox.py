@@ -117,3 +117,92 @@ def test_an_unknown_campaign_is_code_2(serve, client):
     api = client(serve().url)
     with pytest.raises(NotFoundError):
         api.get_campaign_info(1)
+
+
+@pytest.mark.parametrize("fault,causes", [("http_5xx", {"http 503"}), ("drop", {"connection"}),
+                                          ("truncated", {"connection", "bad body"}), ("code3", {"code 3"}),
+                                          ("code999", {"code 999"})])
+def test_a_sync_through_a_transient_fault_still_returns_every_campaign_and_message(sb, serve, client, fault,
+                                                                                   causes):
+    api = client(serve(Faults(**{fault: 0.3}, seed=3)).url, max_retries=10)
+    truth = sb.ground_truth()
+    assert sorted(int(c["id"]) for c in all_campaigns(api)) == sorted(truth)
+    messages = sum(len(page) for page in api.list_messages(list(truth)))
+    assert messages == sum(t.messages_total for t in truth.values())
+    assert api.stats.retries and set(api.stats.retries) <= causes
+
+
+def test_slow_responses_past_the_read_timeout_are_retried(sb, serve, client):
+    api = client(serve(Faults(slow=0.3, slow_seconds=0.3, seed=5)).url, timeout=(1, 0.1), max_retries=10)
+    truth = sb.ground_truth()
+    for cid in list(truth)[:12]:
+        assert api.get_campaign_info(cid)["id"] == str(cid)
+    assert api.stats.retries["timeout"] >= 1
+
+
+def test_a_wrong_domain_is_followed_and_kept_for_the_session(serve, client):
+    server = serve(Faults(wrong_port=True))
+    api = client(server.wrong_url)
+    assert "balance" in api.get_balance()
+    api.get_balance()
+    assert api.base_url == server.url and api.stats.domain_switches == 1
+    assert api.stats.calls["User/GetOwnBalance"] == 3
+
+
+def test_a_rate_limited_run_completes_with_the_client_limiter_plus_code_30_backoff(sb, serve, client):
+    server = serve(Faults(rate_limit=8))
+    api = client(server.url, rate_limit_per_method=20.0, sleep=REAL_SLEEP, backoff=0.1, max_retries=8)
+    truth = sb.ground_truth()
+    infos = [api.get_campaign_info(cid) for cid in list(truth)[:24]]
+    assert [i["id"] for i in infos] == [str(c) for c in list(truth)[:24]]
+    assert api.stats.retries["code 30"] >= 1 and api.stats.rate_limit_waits >= 1
+
+
+def test_a_client_limit_below_the_server_limit_never_sees_code_30(sb, serve, client):
+    server = serve(Faults(rate_limit=10))
+    api = client(server.url, rate_limit_per_method=7.0, sleep=REAL_SLEEP, backoff=0.1)
+    for cid in list(sb.ground_truth())[:10]:
+        api.get_campaign_info(cid)
+    assert api.stats.retries.get("code 30", 0) == 0
+
+
+@pytest.fixture
+def fresh():
+    """A small sandbox of its own: the sending tests add data."""
+    return Sandbox.generate(seed=11, campaigns=3, messages=50, now=NOW, timezone="Asia/Almaty")
+
+
+def test_sending_creates_a_campaign_whose_recipients_come_back_as_messages(fresh, client):
+    with fresh.serve(port=0, faults=Faults()) as server:
+        api = client(server.url)
+        cid = api.create_campaign("Привет, мир! Скидка 10%", campaign_type=2, sender="Shop")
+        added = api.add_recipients(cid, ["+77010000001", "77010000002"])
+        assert [r["code"] for r in added] == [0, 0]
+        assert api.send_campaign(cid) == 2
+        ids = [m["id"] for page in api.list_messages([cid]) for m in page]
+        assert sorted(ids) == sorted(r["messageId"] for r in added)
+
+
+def test_a_bad_recipient_among_good_ones_is_a_partial_result(fresh, client):
+    with fresh.serve(port=0, faults=Faults()) as server:
+        api = client(server.url)
+        cid = api.create_campaign("hello", sender="Shop")
+        result = api.add_recipients(cid, ["77010000001", "bad"])
+        assert result.partial and len(result.processed) == 1 and result.failed[0]["recipient"] == "bad"
+
+
+def test_a_background_task_is_polled_to_completion(fresh, client, no_sleep):
+    with fresh.serve(port=0, faults=Faults(background_tasks=1.0, task_polls=3)) as server:
+        api = client(server.url)
+        cid = api.create_campaign("hello", sender="Shop")
+        result = api.add_recipients(cid, ["77010000001"])
+        assert result == [{"id": result[0]["id"], "status": "2", "progress": "100"}]
+        assert api.stats.calls["TaskQueue/GetStatus"] == 3 and no_sleep.count(1.0) >= 3
+
+
+def test_a_validation_error_from_the_sandbox_lists_the_bad_field(fresh, client):
+    from smsapi import ValidationError
+    with fresh.serve(port=0, faults=Faults()) as server:
+        api = client(server.url)
+        with pytest.raises(ValidationError, match=r"\(Campaign/Create\).*bad fields: text"):
+            api.create_campaign("   ", sender="Shop")
