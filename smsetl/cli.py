@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=sandbox_cli.run)
 
     args = parser.parse_args(argv)
+    # Offline-friendly defaults for the temporary Prefect server; an explicit setting wins.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     try:
         return args.func(args)
