@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote_plus, urlsplit
 
 import requests
@@ -25,7 +25,6 @@ from requests.adapters import HTTPAdapter
 from .encoding import http_build_query
 from .errors import (
     RETRIABLE_CODES,
-    ApiError,
     BadRequestError,
     ConfigError,
     NothingDoneError,
@@ -41,7 +40,7 @@ from .ratelimit import RateLimiter
 from .redaction import REDACTED, install_log_redaction, redact, register_secret
 from .windows import format_ts, get_zone, split_windows, to_local
 
-__all__ = ["SmsApi", "ApiStats", "PartialResult"]
+__all__ = ["ApiStats", "PartialResult", "SmsApi"]
 
 log = logging.getLogger("smsapi")
 
@@ -75,7 +74,7 @@ class PartialResult:
     partial = True
 
     @classmethod
-    def from_envelope(cls, module: str, method: str, message: str, data: Any) -> "PartialResult":
+    def from_envelope(cls, module: str, method: str, message: str, data: Any) -> PartialResult:
         processed, failed = split_items(data)
         return cls(module, method, message or "", data, processed, failed)
 
@@ -166,7 +165,7 @@ class ApiStats:
 class _Failure:
     """A transport-level failure, described without any URL that carries the key."""
 
-    __slots__ = ("cause", "text", "retriable")
+    __slots__ = ("cause", "retriable", "text")
 
     def __init__(self, cause: str, text: str, retriable: bool = True):
         self.cause, self.text, self.retriable = cause, text, retriable
@@ -187,8 +186,7 @@ def _normalise_base(url: str) -> str:
     url = url.strip().rstrip("/")
     if "://" not in url:
         url = "https://" + url
-    if url.endswith("/service"):
-        url = url[: -len("/service")]
+    url = url.removesuffix("/service")
     return url
 
 
@@ -247,7 +245,7 @@ class SmsApi:
 
     # -- construction -------------------------------------------------------------------------------------
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "SmsApi":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> SmsApi:
         """Build a client from ``SMS_API_KEY``, ``SMS_API_URL``, ``SMS_TIMEZONE`` and ``SMS_RATE_LIMIT``;
         keyword overrides (e.g. CLI flags) win. Missing or bad settings raise ConfigError naming the fix."""
         env = os.environ if env is None else env
@@ -280,10 +278,10 @@ class SmsApi:
     def close(self) -> None:
         self.session.close()
 
-    def __enter__(self) -> "SmsApi":
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:

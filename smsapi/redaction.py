@@ -5,7 +5,7 @@ import logging
 import re
 import threading
 
-__all__ = ["REDACTED", "redact", "register_secret", "RedactingFilter", "install_log_redaction"]
+__all__ = ["REDACTED", "RedactingFilter", "install_log_redaction", "redact", "register_secret"]
 
 REDACTED = "***"
 _KEY_IN_URL = re.compile(r"(?i)(apikey(?:=|%3D))[^&\s'\"<>#]*")
@@ -37,7 +37,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a broken format string is not ours to fix
+        except (TypeError, ValueError, KeyError):  # a broken format string is not ours to fix
             return True
         clean = redact(message)
         if clean != message:

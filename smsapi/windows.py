@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
 
-__all__ = ["MAX_WINDOW", "WIRE_FORMAT", "get_zone", "to_local", "format_ts", "split_windows"]
+__all__ = ["MAX_WINDOW", "WIRE_FORMAT", "format_ts", "get_zone", "split_windows", "to_local"]
 
 MAX_WINDOW = timedelta(days=90)
 WIRE_FORMAT = "%Y-%m-%d %H:%M:%S"

@@ -117,7 +117,7 @@ class ScriptedServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
         self.thread.start()
 
-    def add(self, *answers: Any) -> "ScriptedServer":
+    def add(self, *answers: Any) -> ScriptedServer:
         self.script.extend(answers)
         return self
 

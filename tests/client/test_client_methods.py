@@ -1,6 +1,6 @@
 """High-level methods: pages, windows, id chunks and the wire parameters they send."""
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .conftest import ok
 
@@ -33,7 +33,7 @@ def test_list_campaigns_sends_explicit_windows_of_at_most_90_days(server, api):
 
 def test_list_campaigns_formats_aware_datetimes_in_the_account_zone(server, api):
     server.router = paged_router(0)
-    list(api.list_campaigns(datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 2, tzinfo=timezone.utc)))
+    list(api.list_campaigns(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)))
     assert server.requests[0].form["criteria[createTsFrom]"] == "2026-01-01 05:00:00"
 
 

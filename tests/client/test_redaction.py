@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from smsapi import SmsApi, TransportError
+from smsapi import TransportError
 from smsapi.redaction import redact
 
 from .conftest import API_KEY

@@ -1,5 +1,6 @@
 """Date windows of at most 90 days, formatted as naive account-local time."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -25,12 +26,12 @@ def test_a_year_is_walked_in_windows_of_at_most_ninety_days_without_gaps_or_over
     assert parse(w[0][0]) == start and parse(w[-1][1]) == end
     for lo, hi in w:
         assert parse(hi) - parse(lo) <= timedelta(days=90)
-    for (_, hi), (lo, _) in zip(w, w[1:]):
+    for (_, hi), (lo, _) in pairwise(w):
         assert parse(lo) - parse(hi) == timedelta(seconds=1)
 
 
 def test_aware_datetimes_are_converted_to_the_account_zone():
-    assert format_ts(datetime(2026, 3, 1, 0, 0, tzinfo=timezone.utc), ALMATY) == "2026-03-01 05:00:00"
+    assert format_ts(datetime(2026, 3, 1, 0, 0, tzinfo=UTC), ALMATY) == "2026-03-01 05:00:00"
 
 
 def test_naive_datetimes_are_taken_as_account_local():
