@@ -172,10 +172,10 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
                         for batch in steps.batches(p.recheck_message_ids, 1000)]
         futures += [extract_links.submit(api, run, stager, batch) for batch in steps.batches(new, 25)]
         links_future = refresh_links.submit(api, run, stager, as_of - steps.CLICK_HORIZON)
-        for future in futures:
+        for done, future in enumerate(futures, 1):
             result.add(future.result())
-        links_future_result = links_future.result()
-        result.add(links_future_result)
+            log.info("extract: %d/%d tasks done, %d messages so far", done, len(futures), result.rows["messages"])
+        result.add(links_future.result())
 
         clicks_now = result.ids.get("links", {})
         changed_links = sorted(lid for lid, n in clicks_now.items() if n and n != p.link_clicks.get(lid))

@@ -78,6 +78,10 @@ class SandboxProcess:
 
 
 DEMO_MARKER = ".smsetl-demo"
+# A terminal-wide selection of `campaign_metrics`; `smsetl metrics` prints every column.
+DEMO_COLUMNS = ("campaign_id", "campaign_type", "sender", "messages_total", "pending", "delivered", "undelivered",
+                "expired", "delivery_rate", "clicks", "click_through_rate", "delivery_seconds_p50", "cost_total",
+                "is_settled")
 
 
 def _fresh(data_dir: Path) -> None:
@@ -99,7 +103,7 @@ def _fresh(data_dir: Path) -> None:
 def demo(data_dir: Path, campaigns: int = 40, messages: int = 20_000, seed: int = 1) -> int:
     from flows.sync import format_summary, sync
     from sandbox import SANDBOX_API_KEY
-    from smsetl.metrics import render_campaign_metrics
+    from smsetl.metrics import render_rows
     from storage import warehouse
 
     _fresh(data_dir)
@@ -117,8 +121,9 @@ def demo(data_dir: Path, campaigns: int = 40, messages: int = 20_000, seed: int 
         print(format_summary(second))
     con = warehouse.connect(data_dir)
     try:
-        print("\n" + render_campaign_metrics(con))
+        cursor = con.execute(f"select {', '.join(DEMO_COLUMNS)} from campaign_metrics order by campaign_id")
+        print("\n" + render_rows(list(DEMO_COLUMNS), cursor.fetchall()))
     finally:
         con.close()
-    print(f"\nwarehouse: {data_dir / warehouse.WAREHOUSE_FILE}  (try: smsetl metrics --format csv)")
+    print(f"\nwarehouse: {data_dir / warehouse.WAREHOUSE_FILE}  (every column: smsetl metrics; or open notebooks/)")
     return 0
