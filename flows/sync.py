@@ -73,7 +73,9 @@ extract_link_stats = _task(steps.extract_link_stats, "extract-link-stats")
 def merge_and_publish(run: steps.RunContext, stager: steps.Stager, summary: dict) -> dict:
     """Merge the run's staging into the lake, reconcile, record the run, and publish the warehouse."""
     stager.close()
+    t0 = time.monotonic()
     counts = run.lake.merge_run(run.staging_dir, run.run_id)
+    log.info("merged into the lake in %.1f s", time.monotonic() - t0)
     con = run.lake.connect()
     try:
         mismatches = steps.reconcile(con)
@@ -87,7 +89,9 @@ def merge_and_publish(run: steps.RunContext, stager: steps.Stager, summary: dict
         "campaigns_created_from": summary.pop("campaigns_from"),
     }
     _record_run(run, summary)
+    t0 = time.monotonic()
     warehouse.build(run.lake, run.data_dir)
+    log.info("published the warehouse in %.1f s", time.monotonic() - t0)
     remove_tree(run.staging_dir)
     return summary
 
