@@ -189,7 +189,8 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
         log.info("extracted in %.1f s: %s", time.monotonic() - t0, dict(result.rows))
 
         summary = {
-            "run_id": run.run_id, "as_of": as_of.isoformat(), "timezone": run.timezone, "started_at": started.isoformat(),
+            "run_id": run.run_id, "as_of": as_of.isoformat(), "timezone": run.timezone,
+            "started_at": started.isoformat(),
             "outcome": "success", "api_calls": api.stats.total_calls, "api": api.stats.snapshot(),
             "staged_rows": dict(result.rows), "unexpected": dict(result.unexpected),
             "campaigns_from": p.campaigns_from.isoformat(),

@@ -29,7 +29,8 @@ def _date(text: str) -> datetime:
 def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-url", help="gateway base URL (default: $SMS_API_URL)")
     parser.add_argument("--timezone", help="the account's IANA time zone (default: $SMS_TIMEZONE)")
-    parser.add_argument("--rate-limit", help="API calls per second per method, or 'none' (default: $SMS_RATE_LIMIT or 5)")
+    parser.add_argument("--rate-limit",
+                        help="API calls per second per method, or 'none' (default: $SMS_RATE_LIMIT or 5)")
     parser.add_argument("--data-dir", help="where raw, lake and warehouse live (default: $SMS_DATA_DIR or ./data)")
 
 
@@ -44,7 +45,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from smsapi import SmsApi
 
     _apply_connection_flags(args)
-    SmsApi.from_env().close()  # a missing key, URL or zone fails here, before Prefect starts
+    # A missing key, URL or zone, a bad key or a wrong domain fails here, before Prefect starts.
+    with SmsApi.from_env() as api:
+        api.get_balance()
     summary = sync(str(data_dir_from(args)), since=args.since, until=args.until)
     print(format_summary(summary))
     return 0
@@ -124,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # user-facing errors: the message names cause and fix; no traceback
-        from smsapi import SmsApiError
         from flows.sync import SyncBusyError
+        from smsapi import SmsApiError
 
         if isinstance(exc, SmsApiError | SyncBusyError | FileNotFoundError | FileExistsError):
             print(f"smsetl {args.command}: {exc}", file=sys.stderr)

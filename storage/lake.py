@@ -59,7 +59,7 @@ TABLES: dict[str, TableSpec] = {
         keep=(("first_observed_at", "min"),),
     ),
     "message_status_history": TableSpec(
-        ("message_id", "status_raw", "status_updated_at"), "observed_at asc", (), partitioned=True,
+        ("message_id", "status_raw", "status_updated_at"), "observed_at asc, run_id asc", (), partitioned=True,
     ),
     # Link/List rows carry no campaign: the campaign a link was first seen with (GetLinks) is kept.
     "links": TableSpec(("link_id",), "observed_at desc", ("click_count", "redirect_count", "status"),
@@ -233,7 +233,6 @@ class Lake:
 
     def _upsert(self, con: duckdb.DuckDBPyConnection, table: str, staged: list[str]) -> MergeCounts:
         spec = TABLES[table]
-        key = ", ".join(spec.key)
         con.execute(f"create or replace temp table incoming as {spec.dedupe_sql(_relation_sql(staged, table))}")
         if spec.partitioned:
             con.execute("""

@@ -12,15 +12,12 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
 import shutil  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import datetime, timedelta  # noqa: E402
+from datetime import timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 
 import pytest  # noqa: E402
-
-SANDBOX_NOW = datetime(2026, 11, 1, 12, 0, 0)
-SANDBOX_TZ = "Asia/Almaty"
+from e2e_support import SANDBOX_NOW, SANDBOX_TZ, SyncedSandbox  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -30,26 +27,6 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
-
-
-@dataclass
-class SyncedSandbox:
-    """A sandbox gateway and a data directory synced from it three times (see `synced`)."""
-
-    sandbox: object
-    server: object
-    data_dir: Path
-    summaries: list = field(default_factory=list)
-
-    def as_of(self) -> datetime:
-        return self.sandbox.clock.now.replace(tzinfo=ZoneInfo(SANDBOX_TZ))
-
-    def sync(self, **kwargs) -> dict:
-        from flows.sync import sync
-
-        summary = sync(str(self.data_dir), as_of=self.as_of(), **kwargs)
-        self.summaries.append(summary)
-        return summary
 
 
 def _sandbox_env(monkeypatch_env: dict, url: str) -> None:

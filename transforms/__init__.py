@@ -14,10 +14,9 @@ from .tables import (
     links,
     message_statuses,
     messages,
-    status_history,
 )
 
 __all__ = [
     "ARROW_SCHEMAS", "COLUMNS", "PERIOD_TYPES", "Normalized", "campaign_counters", "campaigns", "link_click_stats",
-    "links", "message_statuses", "messages", "status_history", "to_arrow",
+    "links", "message_statuses", "messages", "to_arrow",
 ]

@@ -256,31 +256,6 @@ def message_statuses(items: Items, tz: str, observed_at: Observed) -> Normalized
     return _keyed(out, "message_id", k, "message_statuses")
 
 
-def status_history(messages_frame: pd.DataFrame, run_id: str) -> pd.DataFrame:
-    """`message_status_history` rows from a `messages` or `message_statuses` frame.
-
-    A missing `campaign_id` column gives nulls. Rows without a status or a status time are dropped: the table's
-    primary key (message_id, status_raw, status_updated_at) cannot hold nulls. Duplicates on that key are
-    dropped, keeping the first.
-    """
-    f = messages_frame
-    n = len(f)
-    out = pd.DataFrame({
-        "message_id": f["message_id"].astype("Int64"),
-        "campaign_id": f["campaign_id"].astype("Int64") if "campaign_id" in f else pd.Series(pd.NA, index=f.index, dtype="Int64"),
-        "status": f["status"].astype(c.STATUS_DTYPE),
-        "status_raw": f["status_raw"].astype(c.STRING_DTYPE),
-        "is_final": f["is_final"].astype("boolean"),
-        "status_updated_at": f["status_updated_at"].astype(c.TS_DTYPE),
-        "observed_at": f["observed_at"].astype(c.TS_DTYPE),
-        "run_id": pd.Series([run_id] * n, index=f.index, dtype=c.STRING_DTYPE),
-    })
-    keep = out["message_id"].notna() & out["status_raw"].notna() & out["status_updated_at"].notna()
-    out = out[keep.to_numpy()]
-    out = out.drop_duplicates(["message_id", "status_raw", "status_updated_at"], keep="first")
-    return out.reset_index(drop=True)
-
-
 # --- links ----------------------------------------------------------------------------------------------------
 
 def links(items: Items, campaign_id: int | None, observed_at: Observed) -> Normalized:

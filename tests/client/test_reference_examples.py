@@ -5,7 +5,8 @@ import pytest
 
 from smsapi import AuthError, BadRequestError, ValidationError
 
-F2 = '{"code":0,"data":[{"id":"123","status":"DELIVRD","segNum":"1","startSendTs":"2021-09-04 13:28:29","statusUpdateTs":"2021-09-04 13:28:35"}],"message":""}'
+F2 = ('{"code":0,"data":[{"id":"123","status":"DELIVRD","segNum":"1","startSendTs":"2021-09-04 13:28:29",'
+      '"statusUpdateTs":"2021-09-04 13:28:35"}],"message":""}')
 F3 = '{"code":0,"data":{"campaignId":"1111111","messageId":"11111111","status":2},"message":""}'
 F4 = '{"code":0,"data":{"balance":"6.0000","currency":"KZT"},"message":""}'
 F5 = '{"code":8,"data":[],"message":"failed.api.auth"}'

@@ -1,47 +1,12 @@
 """End to end against the sandbox: the warehouse equals the sandbox's ground truth, run after run."""
 
 import shutil
-from decimal import Decimal
 
 import duckdb
 import pytest
+from e2e_support import assert_matches_truth
 
 from flows.rebuild import rebuild
-
-STATUS_COLUMNS = {
-    "NEW": "pending", "ENQUEUD": "pending", "ACCEPTD": "pending", "PDLIVRD": "partially_delivered",
-    "DELIVRD": "delivered", "UNDELIV": "undelivered", "REJECTD": "rejected", "EXPIRED": "expired",
-    "DELETED": "deleted",
-}
-
-
-def metrics_by_campaign(data_dir) -> dict:
-    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
-    try:
-        cur = con.execute("select * from campaign_metrics")
-        names = [d[0] for d in cur.description]
-        return {row[0]: dict(zip(names, row)) for row in cur.fetchall()}
-    finally:
-        con.close()
-
-
-def expected_row(truth) -> dict:
-    counts = {column: 0 for column in set(STATUS_COLUMNS.values())}
-    for status, n in truth.status_counts.items():
-        counts[STATUS_COLUMNS[status]] += n
-    return {"messages_total": truth.messages_total, "segments_total": truth.segments_total,
-            "cost_total": Decimal(truth.cost_total), "clicks": truth.clicks, **counts}
-
-
-def assert_matches_truth(data_dir, truth) -> None:
-    metrics = metrics_by_campaign(data_dir)
-    with_messages = {cid: t for cid, t in truth.items() if t.messages_total}
-    assert set(with_messages) <= set(metrics)
-    for cid, t in with_messages.items():
-        expected = expected_row(t)
-        actual = {k: metrics[cid][k] for k in expected}
-        actual["clicks"] = actual["clicks"] or 0
-        assert actual == expected, f"campaign {cid}"
 
 
 def test_a_full_sync_then_an_incremental_one_match_the_ground_truth_exactly(synced):

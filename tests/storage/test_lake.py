@@ -121,7 +121,8 @@ def test_a_killed_merge_leaves_no_partial_file_behind_it(data_dir):
 
 def test_raw_records_round_trip_and_unfinished_parts_are_ignored(tmp_path):
     with raw.RawWriter(tmp_path, "messages", "r1") as writer:
-        writer.write("Message/List", {"campaignIds": [1]}, "2026-11-01T12:00:00+00:00", [{"id": "1", "text": "Привет 👋"}])
+        writer.write("Message/List", {"campaignIds": [1]}, "2026-11-01T12:00:00+00:00",
+                     [{"id": "1", "text": "Привет 👋"}])
     unfinished = raw.RawWriter(tmp_path, "messages", "r1")
     unfinished.write("Message/List", {}, "x", [{"id": "2"}])  # never closed, like a killed run
     records = list(raw.read(tmp_path, "messages", "r1"))

@@ -29,4 +29,5 @@ for _ in range(5):
     best_wall = min(best_wall, time.perf_counter() - w0)
     best_cpu = min(best_cpu, time.process_time() - c0)
 print(f"{N} items: best wall {best_wall:.3f}s = {N / best_wall:,.0f} items/s; "
-      f"best cpu {best_cpu:.3f}s = {N / best_cpu:,.0f} items/s (rows={len(result.frame)}, unexpected={result.unexpected})")
+      f"best cpu {best_cpu:.3f}s = {N / best_cpu:,.0f} items/s "
+      f"(rows={len(result.frame)}, unexpected={result.unexpected})")

@@ -74,9 +74,7 @@ def test_campaigns_and_counters_round_trip_through_duckdb(con, f1_campaign, obse
     assert len(rows) == 10
 
 
-def test_history_links_and_stats_round_trip_through_duckdb(con, f1_item, observed):
-    history = transforms.status_history(transforms.messages([f1_item], ALMATY, observed).frame, "run-1")
-    assert len(_insert(con, "message_status_history", history)) == 1
+def test_links_and_stats_round_trip_through_duckdb(con, observed):
     links = transforms.links([{"id": "1", "code": "a", "clickCnt": "2", "redirectCnt": "1"}], 399768, observed)
     assert len(_insert(con, "links", links.frame)) == 1
     stats = transforms.link_click_stats([{"linkId": "1", "date": "2021-09-04 00:00:00", "clickCnt": "2"}],

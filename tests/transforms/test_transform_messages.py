@@ -153,22 +153,3 @@ def test_empty_status_list_gives_empty_typed_frame(f2_items, observed):
     full = transforms.message_statuses(f2_items, ALMATY, observed).frame
     assert len(empty) == 0 and list(empty.columns) == COLUMNS["message_statuses"]
     assert empty.dtypes.astype(str).to_dict() == full.dtypes.astype(str).to_dict()
-
-
-def test_status_history_from_messages_keeps_campaign_and_run(f1_item, observed):
-    frame = transforms.messages([f1_item], ALMATY, observed).frame
-    history = transforms.status_history(frame, "run-1")
-    assert list(history.columns) == COLUMNS["message_status_history"]
-    row = history.iloc[0]
-    assert (row["message_id"], row["campaign_id"], row["status"], row["run_id"]) == (11111, 333333333, "DELIVRD", "run-1")
-
-
-def test_status_history_from_statuses_has_null_campaign(f2_items, observed):
-    frame = transforms.message_statuses(f2_items, ALMATY, observed).frame
-    history = transforms.status_history(frame, "run-1")
-    assert len(history) == 1 and pd.isna(history.iloc[0]["campaign_id"])
-
-
-def test_status_history_drops_rows_without_a_status_time(f2_2016_items, observed):
-    frame = transforms.message_statuses(f2_2016_items, ALMATY, observed).frame
-    assert len(transforms.status_history(frame, "run-1")) == 0

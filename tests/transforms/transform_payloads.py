@@ -6,17 +6,7 @@ rootless conftest module would shadow. Test modules here import these fixtures f
 
 import copy
 import json
-import sys
 from pathlib import Path
-
-# This folder is named like the package under test, and pytest puts `tests/` on sys.path (tests/conftest.py has
-# no __init__.py), so `import transforms` would find this folder as a namespace package before the editable
-# install's finder runs. Put the repository first and forget any such namespace module.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if sys.path[:1] != [_ROOT]:
-    sys.path.insert(0, _ROOT)
-if getattr(sys.modules.get("transforms"), "__file__", None) is None:
-    sys.modules.pop("transforms", None)
 
 import pandas as pd
 import pytest

@@ -1,0 +1,69 @@
+"""Helpers shared by the end-to-end tests: a sandbox synced through the real flow, and truth checks."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+SANDBOX_NOW = datetime(2026, 11, 1, 12, 0, 0)
+SANDBOX_TZ = "Asia/Almaty"
+
+STATUS_COLUMNS = {
+    "NEW": "pending", "ENQUEUD": "pending", "ACCEPTD": "pending", "PDLIVRD": "partially_delivered",
+    "DELIVRD": "delivered", "UNDELIV": "undelivered", "REJECTD": "rejected", "EXPIRED": "expired",
+    "DELETED": "deleted",
+}
+
+
+@dataclass
+class SyncedSandbox:
+    """A sandbox gateway and a data directory synced from it through the `sync` flow."""
+
+    sandbox: object
+    server: object
+    data_dir: Path
+    summaries: list = field(default_factory=list)
+
+    def as_of(self) -> datetime:
+        return self.sandbox.clock.now.replace(tzinfo=ZoneInfo(SANDBOX_TZ))
+
+    def sync(self, **kwargs) -> dict:
+        from flows.sync import sync
+
+        summary = sync(str(self.data_dir), as_of=self.as_of(), **kwargs)
+        self.summaries.append(summary)
+        return summary
+
+
+def metrics_by_campaign(data_dir) -> dict:
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        cur = con.execute("select * from campaign_metrics")
+        names = [d[0] for d in cur.description]
+        return {row[0]: dict(zip(names, row)) for row in cur.fetchall()}
+    finally:
+        con.close()
+
+
+def expected_row(truth) -> dict:
+    counts = {column: 0 for column in set(STATUS_COLUMNS.values())}
+    for status, n in truth.status_counts.items():
+        counts[STATUS_COLUMNS[status]] += n
+    return {"messages_total": truth.messages_total, "segments_total": truth.segments_total,
+            "cost_total": Decimal(truth.cost_total), "clicks": truth.clicks, **counts}
+
+
+def assert_matches_truth(data_dir, truth) -> None:
+    """`campaign_metrics` equals the sandbox's ground truth for every campaign that has messages."""
+    metrics = metrics_by_campaign(data_dir)
+    with_messages = {cid: t for cid, t in truth.items() if t.messages_total}
+    assert with_messages, "the sandbox generated no messages"
+    assert set(with_messages) <= set(metrics)
+    for cid, t in with_messages.items():
+        expected = expected_row(t)
+        actual = {k: metrics[cid][k] for k in expected}
+        actual["clicks"] = actual["clicks"] or 0
+        assert actual == expected, f"campaign {cid}"

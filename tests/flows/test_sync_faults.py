@@ -1,0 +1,91 @@
+"""A sync under the gateway's faults ends as specified: complete and exact, or a clear error."""
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from e2e_support import SANDBOX_NOW, SANDBOX_TZ, SyncedSandbox, assert_matches_truth
+
+from sandbox import SANDBOX_API_KEY, Faults, Sandbox
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def sandbox_env(monkeypatch):
+    def configure(url, rate_limit="none"):
+        monkeypatch.setenv("SMS_API_URL", url)
+        monkeypatch.setenv("SMS_API_KEY", SANDBOX_API_KEY)
+        monkeypatch.setenv("SMS_TIMEZONE", SANDBOX_TZ)
+        monkeypatch.setenv("SMS_RATE_LIMIT", rate_limit)
+    return configure
+
+
+def small_sandbox(seed):
+    return Sandbox.generate(seed=seed, campaigns=12, messages=1200, now=SANDBOX_NOW, timezone=SANDBOX_TZ)
+
+
+def test_a_sync_through_5xx_drops_truncated_bodies_and_codes_3_and_999_is_still_exact(
+        prefect_harness, sandbox_env, tmp_path):
+    sb = small_sandbox(21)
+    faults = Faults(http_5xx=0.04, drop=0.04, truncated=0.04, code3=0.04, code999=0.04, seed=5)
+    with sb.serve(port=0, faults=faults) as server:
+        sandbox_env(server.url)
+        state = SyncedSandbox(sb, server, tmp_path / "data")
+        summary = state.sync(since=state.as_of() - timedelta(days=120))
+    assert sum(summary["api"]["retries"].values()) > 0  # the faults were met, and retried
+    assert_matches_truth(state.data_dir, sb.ground_truth())
+
+
+def test_a_rate_limited_sync_backs_off_and_completes_exactly(prefect_harness, sandbox_env, tmp_path):
+    sb = small_sandbox(22)
+    with sb.serve(port=0, faults=Faults(rate_limit=8)) as server:
+        sandbox_env(server.url)  # no client limit: the gateway's code 30 must be met and backed off from
+        state = SyncedSandbox(sb, server, tmp_path / "data")
+        summary = state.sync(since=state.as_of() - timedelta(days=120))
+    assert summary["api"]["retries"].get("code 30", 0) > 0
+    assert_matches_truth(state.data_dir, sb.ground_truth())
+
+
+def test_a_sync_pointed_at_the_wrong_domain_follows_code_13(prefect_harness, sandbox_env, tmp_path):
+    sb = small_sandbox(23)
+    with sb.serve(port=0, faults=Faults(wrong_port=True)) as server:
+        sandbox_env(server.wrong_url)
+        state = SyncedSandbox(sb, server, tmp_path / "data")
+        summary = state.sync(since=state.as_of() - timedelta(days=120))
+    assert summary["api"]["domain_switches"] >= 1
+    assert_matches_truth(state.data_dir, sb.ground_truth())
+
+
+def run_cli(*args, env):
+    return subprocess.run([sys.executable, "-m", "smsetl.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **env}, cwd=ROOT, timeout=300)
+
+
+def test_sync_with_a_bad_key_stops_at_start_naming_code_8_and_the_variable_without_the_key(tmp_path):
+    sb = small_sandbox(24)
+    bad_key = "badkey" + "1" * 34
+    with sb.serve(port=0, faults=Faults()) as server:
+        result = run_cli("sync", "--data-dir", str(tmp_path), env={
+            "SMS_API_URL": server.url, "SMS_API_KEY": bad_key, "SMS_TIMEZONE": SANDBOX_TZ})
+    assert result.returncode == 2
+    assert "API code 8" in result.stderr and "SMS_API_KEY" in result.stderr
+    assert bad_key not in result.stderr + result.stdout
+
+
+def test_sync_without_a_key_says_which_variable_to_set(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "SMS_API_KEY"}
+    result = subprocess.run([sys.executable, "-m", "smsetl.cli", "sync", "--data-dir", str(tmp_path)],
+                            capture_output=True, text=True, env={**env, "SMS_API_URL": "http://127.0.0.1:9"},
+                            cwd=ROOT, timeout=120)
+    assert result.returncode == 2
+    assert "SMS_API_KEY is not set" in result.stderr
+
+
+def test_sync_with_an_unknown_time_zone_is_a_clear_error(tmp_path):
+    result = run_cli("sync", "--data-dir", str(tmp_path), "--timezone", "Mars/Olympus", env={
+        "SMS_API_URL": "http://127.0.0.1:9", "SMS_API_KEY": SANDBOX_API_KEY})
+    assert result.returncode == 2
+    assert "Mars/Olympus" in result.stderr and "SMS_TIMEZONE" in result.stderr
