@@ -1,5 +1,5 @@
 -- one row per campaign
--- The contract of issue 4: column names and definitions are fixed; docs/metrics.md lists each formula.
+-- The contract of issue 4: column names and definitions are fixed; the README lists each formula.
 -- Every ratio is NULL when its denominator is 0; the eight status counts sum to messages_total.
 with
 

@@ -128,10 +128,13 @@ def _parts(directory: Path) -> list[str]:
 
 def _relation_sql(files: list[str], table: str) -> str:
     """SQL for the rows of `files`, or an empty relation with the table's columns."""
+    schema = ARROW_SCHEMAS[table]
     if files:
         listed = ", ".join(f"'{f}'" for f in files)
-        return f"select * from read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
-    columns = ", ".join(f"null::{_duck_type(f.type)} as {f.name}" for f in ARROW_SCHEMAS[table])
+        # Exactly the table's columns: a stray column in a file (a hand-written part, say) cannot leak in.
+        return (f"select {', '.join(schema.names)} "
+                f"from read_parquet([{listed}], union_by_name = true, hive_partitioning = false)")
+    columns = ", ".join(f"null::{_duck_type(f.type)} as {f.name}" for f in schema)
     return f"select {columns} where false"
 
 
@@ -233,13 +236,13 @@ class Lake:
 
     def _upsert(self, con: duckdb.DuckDBPyConnection, table: str, staged: list[str]) -> MergeCounts:
         spec = TABLES[table]
-        con.execute(f"create or replace temp table incoming as {spec.dedupe_sql(_relation_sql(staged, table))}")
+        deduped = spec.dedupe_sql(_relation_sql(staged, table))
         if spec.partitioned:
-            con.execute("""
-                create or replace temp table incoming as
+            deduped = f"""
                 select i.*, coalesce(strftime(c.created_at, '%Y-%m'), 'unknown') as month
-                from incoming i left join campaigns c using (campaign_id)
-            """)
+                from ({deduped}) i left join campaigns c using (campaign_id)
+            """
+        con.execute(f"create or replace temp table incoming as {deduped}")
         counts = self._count_changes(con, table, spec)
         if spec.partitioned:
             months = [m for (m,) in con.execute("select distinct month from incoming order by 1").fetchall()]

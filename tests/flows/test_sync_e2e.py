@@ -1,5 +1,6 @@
 """End to end against the sandbox: the warehouse equals the sandbox's ground truth, run after run."""
 
+import os
 import shutil
 
 import duckdb
@@ -63,3 +64,55 @@ def test_a_second_sync_on_the_same_data_dir_fails_fast_while_one_runs(tmp_path):
         with pytest.raises(SyncBusyError, match="another sync is running"):
             with sync_lock(tmp_path):
                 pass
+
+
+def test_each_sync_publishes_a_markdown_artifact_with_the_summary_and_metrics(synced):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["sync-summary"])))
+    assert len(artifacts) >= 3
+    latest = max(artifacts, key=lambda a: a.created)
+    assert latest.type == "markdown"
+    assert synced.summaries[-1]["run_id"] in latest.data
+    assert "| campaign_id |" in latest.data
+
+
+def test_a_campaign_that_disagrees_with_the_gateway_is_re_read_and_repaired(prefect_harness, tmp_path, monkeypatch):
+    """Damage the lake behind the sync's back (a lost message, a stale status): the next run's reconciliation
+    finds both campaigns, re-reads them, and the warehouse equals the ground truth again."""
+    from e2e_support import SANDBOX_NOW, SANDBOX_TZ, SyncedSandbox
+
+    from sandbox import SANDBOX_API_KEY, Faults, Sandbox
+    from storage.lake import Lake
+
+    sb = Sandbox.generate(seed=31, campaigns=10, messages=1000, now=SANDBOX_NOW, timezone=SANDBOX_TZ)
+    with sb.serve(port=0, faults=Faults()) as server:
+        for name, value in dict(SMS_API_URL=server.url, SMS_API_KEY=SANDBOX_API_KEY, SMS_TIMEZONE=SANDBOX_TZ,
+                                SMS_RATE_LIMIT="none").items():
+            monkeypatch.setenv(name, value)
+        state = SyncedSandbox(sb, server, tmp_path / "data")
+        state.sync(since=state.as_of().replace(year=2026, month=6))
+        lake = Lake(state.data_dir / "lake")
+        con = lake.connect()
+        lost, stale = con.execute("""
+            select (select min(message_id) from messages),
+                   (select max(message_id) from messages where status = 'DELIVRD')""").fetchone()
+        for path in lake.files("messages"):
+            con.execute(f"""copy (select * replace (case when message_id = {stale} then 'ACCEPTD' else status end
+                                                     as status, case when message_id = {stale} then 'ACCEPTD'
+                                                     else status_raw end as status_raw,
+                                                     case when message_id = {stale} then false else is_final end
+                                                     as is_final)
+                                  from read_parquet('{path}', hive_partitioning = false)
+                                  where message_id <> {lost})
+                            to '{path}.new' (format parquet)""")
+            os.replace(f"{path}.new", path)
+        con.close()
+        repair = state.sync()
+    assert repair["api"]["calls"].get("Message/GetSMSStatus", 0) >= 1  # the stale status: re-checked by id
+    assert repair["rows"]["messages"]["added"] == 1  # the lost message: its campaign re-read in full
+    assert repair["reconciliation_mismatches"] == {}
+    assert_matches_truth(state.data_dir, sb.ground_truth())
