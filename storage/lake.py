@@ -72,8 +72,9 @@ TABLES: dict[str, TableSpec] = {
     "sync_watermarks": TableSpec(("name",), "run_id desc", ()),
 }
 
-# Merge order: campaigns first, because partitioned tables take their month from `campaigns`.
-MERGE_ORDER = tuple(TABLES)
+# Merge order: `campaigns` last. The sync treats a campaign missing from the lake as new and reads all of it
+# (messages, links); so a run killed before its campaigns are merged is simply read again by the next run.
+MERGE_ORDER = tuple(t for t in TABLES if t != "campaigns") + ("campaigns",)
 
 _part_counter = itertools.count()
 
@@ -178,6 +179,15 @@ class Lake:
         con = self.connect()
         try:
             con.execute("set preserve_insertion_order = false")
+            # Partitioned tables take their month from the campaign: merged ones, or this run's staged ones.
+            con.execute(f"""
+                create temp table campaign_months as
+                select campaign_id, max(strftime(created_at, '%Y-%m')) as month from (
+                    select campaign_id, created_at from campaigns
+                    union all select campaign_id, created_at from ({_relation_sql(_parts(staging_dir / "campaigns"),
+                                                                                   "campaigns")})
+                ) group by campaign_id
+            """)
             for table in MERGE_ORDER:
                 staged = _parts(staging_dir / table)
                 if table == "messages":
@@ -185,7 +195,6 @@ class Lake:
                     self._stage_history(con, staged, staging_dir, run_id)
                 if staged:
                     counts[table] = self._upsert(con, table, staged)
-                    # Later tables read this one through the view (months come from campaigns).
                     con.execute(f"create or replace view {table} as {self.relation_sql(table)}")
         finally:
             con.close()
@@ -239,8 +248,8 @@ class Lake:
         deduped = spec.dedupe_sql(_relation_sql(staged, table))
         if spec.partitioned:
             deduped = f"""
-                select i.*, coalesce(strftime(c.created_at, '%Y-%m'), 'unknown') as month
-                from ({deduped}) i left join campaigns c using (campaign_id)
+                select i.*, coalesce(c.month, 'unknown') as month
+                from ({deduped}) i left join campaign_months c using (campaign_id)
             """
         con.execute(f"create or replace temp table incoming as {deduped}")
         counts = self._count_changes(con, table, spec)

@@ -66,4 +66,4 @@ def assert_matches_truth(data_dir, truth) -> None:
         expected = expected_row(t)
         actual = {k: metrics[cid][k] for k in expected}
         actual["clicks"] = actual["clicks"] or 0
-        assert actual == expected, f"campaign {cid}"
+        assert actual == expected, f"campaign {cid}: warehouse {actual} != truth {expected}"
