@@ -37,12 +37,9 @@ TIMEZONE = "Asia/Almaty"
 SANDBOX_NOW = "2026-11-01 12:00:00"
 BACKFILL_DAYS = 120  # the sandbox creates campaigns up to ~60 days before its clock: `since` covers them all
 
-# Task granularity of flows/sync.py that the floor mirrors. CAMPAIGN_BATCH, STATS_WINDOWS and CLICK_HORIZON are
-# read from flows.steps by the parent and handed to the floor child (which imports only smsapi); these three
-# are literals in flows/sync.py.
-INFO_BATCH = 25  # Campaign/GetInfo campaigns per task
-LINKS_BATCH = 25  # Link/GetLinks campaigns per task
-STATS_BATCH = 50  # Link/GetStats link ids per task
+# The floor mirrors the sync's task granularity and windows (flows.steps: CAMPAIGN_BATCH, INFO_BATCH,
+# STATS_BATCH, STATS_WINDOWS, CLICK_HORIZON): the parent reads them and hands them to the floor child, which
+# imports only smsapi.
 
 
 # -- child: one measurement ------------------------------------------------------------------------------------
@@ -129,16 +126,16 @@ def child_floor(spec: dict) -> dict:
         ids = sorted(statuses)
         n_messages, clicks = 0, {}
         with ThreadPoolExecutor(max_workers=spec["workers"]) as pool:
-            futures = [pool.submit(info, b) for b in _batches(sorted(need_info), INFO_BATCH)]
+            futures = [pool.submit(info, b) for b in _batches(sorted(need_info), spec["info_batch"])]
             futures += [pool.submit(messages, b) for b in _batches(ids, spec["campaign_batch"])]
-            futures += [pool.submit(links, b) for b in _batches(ids, LINKS_BATCH)]
+            futures += [pool.submit(links, b) for b in _batches(ids, spec["info_batch"])]
             futures.append(pool.submit(link_list))
             for f in futures:
                 n, c = f.result()
                 n_messages += n
                 clicks.update(c)
             with_clicks = sorted(lid for lid, n in clicks.items() if n)
-            for f in [pool.submit(link_stats, b) for b in _batches(with_clicks, STATS_BATCH)]:
+            for f in [pool.submit(link_stats, b) for b in _batches(with_clicks, spec["stats_batch"])]:
                 f.result()
     wall = time.perf_counter() - t0
     return {"wall_s": wall, "cpu_s": _cpu_s() - cpu0, "messages": n_messages, "campaigns": len(ids),
@@ -231,7 +228,8 @@ def _sync_constants() -> dict:
     parent never imports pandas, pyarrow, duckdb or numpy (its memory would show up in the children's
     ru_maxrss)."""
     code = ("import json; from flows import steps; from sandbox import SANDBOX_API_KEY;"
-            " print(json.dumps({'campaign_batch': steps.CAMPAIGN_BATCH, 'key': SANDBOX_API_KEY,"
+            " print(json.dumps({'campaign_batch': steps.CAMPAIGN_BATCH, 'info_batch': steps.INFO_BATCH,"
+            " 'stats_batch': steps.STATS_BATCH, 'key': SANDBOX_API_KEY,"
             " 'click_horizon': steps.CLICK_HORIZON.total_seconds(),"
             " 'stats_windows': {k: v.total_seconds() for k, v in steps.STATS_WINDOWS.items()}}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

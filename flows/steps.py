@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +45,9 @@ CAMPAIGN_LOOKBACK = timedelta(days=2)  # re-list recent campaigns: deferred or s
 CLICK_HORIZON = timedelta(days=60)  # links of campaigns older than this are no longer refreshed
 STATS_WINDOWS = {"minute": timedelta(hours=3), "hourly": timedelta(days=7), "daily": timedelta(days=30)}
 CAMPAIGN_BATCH = 100  # campaignIds per Message/List call, and campaigns per extract task
+INFO_BATCH = 25  # campaigns per Campaign/GetInfo task and per Link/GetLinks task (one call each)
+STATS_BATCH = 50  # links per Link/GetStats task (5 ids a call)
+STATUS_BATCH = 1000  # message ids per Message/GetSMSStatus task (100 ids a call)
 
 
 @dataclass
@@ -148,37 +153,69 @@ def ingest(entity: str, record: dict, tz: str, stager: Stager, result: StepResul
 
 
 class Extractor:
-    """Runs API calls for one entity: each payload goes to raw at once, and through `ingest` to staging.
+    """Runs API calls for one entity: the calling thread fetches, a writer thread stores and normalizes.
 
-    Pages of list payloads are normalized in batches of `BATCH_ITEMS`: a transform's fixed cost per call is
-    far larger than its cost per item, so normalizing page by page would make the pipeline, not the API,
-    the bottleneck."""
+    Each page goes through a bounded queue to the writer, which appends it to raw at once and stages its rows
+    through `ingest`; so fetching the next page overlaps writing this one, and memory holds at most
+    `QUEUE_PAGES` pages plus one batch. Pages of list payloads are normalized in batches of `BATCH_ITEMS`:
+    a transform's fixed cost per call is far larger than its cost per item, so page-by-page normalizing would
+    make the pipeline, not the API, the bottleneck."""
 
+    QUEUE_PAGES = 8
     BATCH_ITEMS = 10_000
     BATCHED = frozenset({"campaigns", "messages", "message_statuses"})  # list payloads whose params don't matter
+    _DONE = object()
 
     def __init__(self, run: RunContext, stager: Stager, entity: str, method: str):
         self.run, self.stager, self.entity, self.method = run, stager, entity, method
         self.result = StepResult()
         self._pending: list = []
+        self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUE_PAGES)
+        self._error: BaseException | None = None
 
     def __enter__(self) -> Extractor:
         self._raw = raw.RawWriter(self.run.raw_root, self.entity, self.run.run_id)
+        self._writer = threading.Thread(target=self._write_pages, name=f"write-{self.entity}", daemon=True)
+        self._writer.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._queue.put(self._DONE)
+        self._writer.join()
         self._raw.close()
-        if exc[0] is None:
-            self._flush()
+        if exc is None and self._error is not None:
+            raise self._error
 
     def take(self, params: dict, data) -> None:
-        self._raw.write(self.method, params, self.run.observed_at, data)
-        if self.entity in self.BATCHED:
-            self._pending.extend(data or [])
-            if len(self._pending) >= self.BATCH_ITEMS:
+        """Hand one API payload to the writer thread (blocks while the queue is full)."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put((params, data))
+
+    def _write_pages(self) -> None:
+        while (page := self._queue.get()) is not self._DONE:
+            if self._error is None:  # after a failure, drain the queue so the fetching thread never blocks
+                try:
+                    self._write(*page)
+                except BaseException as exc:  # noqa: BLE001 -- re-raised in the fetching thread
+                    self._error = exc
+        if self._error is None:
+            try:
                 self._flush()
-        else:
+            except BaseException as exc:  # noqa: BLE001
+                self._error = exc
+
+    def _write(self, params: dict, data) -> None:
+        self._raw.write(self.method, params, self.run.observed_at, data)
+        if self.entity not in self.BATCHED:
             self._ingest(params, data)
+            return
+        if self.entity == "messages":
+            for item in data:  # raw has it; rows take campaigns from GetInfo, and the copy is the bulk of a page
+                item.pop("campaign", None)
+        self._pending.extend(data or [])
+        if len(self._pending) >= self.BATCH_ITEMS:
+            self._flush()
 
     def _flush(self) -> None:
         if self._pending:

@@ -123,6 +123,15 @@ class MergeCounts:
     changed: int = 0
 
 
+def sql_literal(value) -> str:
+    """A SQL string literal (paths and ids go into DuckDB statements that take no parameters)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_list(values) -> str:
+    return "[" + ", ".join(sql_literal(v) for v in values) + "]"
+
+
 def _parts(directory: Path) -> list[str]:
     return sorted(str(p) for p in directory.rglob("*.parquet"))
 
@@ -131,10 +140,9 @@ def _relation_sql(files: list[str], table: str) -> str:
     """SQL for the rows of `files`, or an empty relation with the table's columns."""
     schema = ARROW_SCHEMAS[table]
     if files:
-        listed = ", ".join(f"'{f}'" for f in files)
         # Exactly the table's columns: a stray column in a file (a hand-written part, say) cannot leak in.
         return (f"select {', '.join(schema.names)} "
-                f"from read_parquet([{listed}], union_by_name = true, hive_partitioning = false)")
+                f"from read_parquet({sql_list(files)}, union_by_name = true, hive_partitioning = false)")
     columns = ", ".join(f"null::{_duck_type(f.type)} as {f.name}" for f in schema)
     return f"select {columns} where false"
 
@@ -153,6 +161,15 @@ def _duck_type(arrow_type: pa.DataType) -> str:
     return "varchar"
 
 
+# DuckDB takes 80% of the machine by default; a merge that grows with the account would follow. Capped, it
+# spills to a temp folder beside the lake instead, so a sync's memory stays flat as the account grows.
+DUCKDB_MEMORY = os.environ.get("SMSETL_DUCKDB_MEMORY", "512MB")
+
+
+def duckdb_config(root: Path) -> dict:
+    return {"memory_limit": DUCKDB_MEMORY, "temp_directory": str(root.parent / ".duckdb-tmp")}
+
+
 class Lake:
     """The lake under `<data>/lake`, one folder per table."""
 
@@ -167,7 +184,7 @@ class Lake:
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB with one view per lake table (empty tables included)."""
-        con = duckdb.connect()
+        con = duckdb.connect(config=duckdb_config(self.root))
         con.execute("set timezone = 'UTC'")
         for table in TABLES:
             con.execute(f"create or replace view {table} as {self.relation_sql(table)}")
@@ -205,12 +222,11 @@ class Lake:
         updates = _parts(staging_dir / "message_statuses")
         if not updates:
             return []
-        listed = ", ".join(f"'{f}'" for f in updates)
         target = staging_dir / "messages_from_statuses.parquet"
         con.execute(f"""
             copy (
                 with u as (
-                    select * from read_parquet([{listed}])
+                    select * from read_parquet({sql_list(updates)})
                     qualify row_number() over (
                         partition by message_id order by status_updated_at desc nulls last) = 1
                 )
@@ -222,7 +238,7 @@ class Lake:
                     coalesce(u.segments, m.segments) * m.segment_price as cost,
                     u.observed_at as observed_at)
                 from messages m join u using (message_id)
-            ) to '{target}' (format parquet, compression zstd)
+            ) to {sql_literal(target)} (format parquet, compression zstd)
         """)
         return [str(target)]
 
@@ -237,10 +253,10 @@ class Lake:
         columns = ", ".join(f.name for f in ARROW_SCHEMAS["message_status_history"] if f.name != "run_id")
         con.execute(f"""
             copy (
-                select distinct {columns}, '{run_id}' as run_id
+                select distinct {columns}, {sql_literal(run_id)} as run_id
                 from ({_relation_sql(message_parts, "messages")})
                 where status_raw is not null and status_updated_at is not null
-            ) to '{target}' (format parquet, compression zstd)
+            ) to {sql_literal(target)} (format parquet, compression zstd)
         """)
 
     def _upsert(self, con: duckdb.DuckDBPyConnection, table: str, staged: list[str]) -> MergeCounts:
@@ -258,7 +274,7 @@ class Lake:
             for month in months:
                 directory = self.root / table / f"month={month}"
                 self._write_merged(con, table, spec, _parts(directory), directory / "data.parquet",
-                                   f"where month = '{month}'")
+                                   f"where month = {sql_literal(month)}")
         else:
             directory = self.root / table
             self._write_merged(con, table, spec, _parts(directory), directory / "data.parquet", "")
@@ -283,7 +299,7 @@ class Lake:
         tmp = target.with_name(target.name + ".tmp")
         con.execute(f"""
             copy (select {columns} from ({spec.dedupe_sql(both)}) order by {', '.join(spec.key)})
-            to '{tmp}' (format parquet, compression zstd)
+            to {sql_literal(tmp)} (format parquet, compression zstd)
         """)
         os.replace(tmp, target)
 

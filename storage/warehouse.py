@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from storage import schema
-from storage.lake import TABLES, Lake
+from storage.lake import TABLES, Lake, duckdb_config, sql_list
 from storage.views import apply_views
 
 WAREHOUSE_FILE = "warehouse.duckdb"
@@ -28,7 +28,7 @@ def build(lake: Lake, data_dir: Path) -> Path:
     building = data_dir / (WAREHOUSE_FILE + ".building")
     for leftover in (building, Path(str(building) + ".wal")):
         leftover.unlink(missing_ok=True)
-    con = duckdb.connect(str(building))
+    con = duckdb.connect(str(building), config=duckdb_config(lake.root))
     try:
         con.execute("set timezone = 'UTC'")
         schema.create_tables(con)
@@ -36,7 +36,7 @@ def build(lake: Lake, data_dir: Path) -> Path:
             files = lake.files(table)
             if files:
                 columns = ", ".join(row[0] for row in con.execute(f"describe {table}").fetchall())
-                con.execute(f"insert into {table} ({columns}) select {columns} from read_parquet({files!r})")
+                con.execute(f"insert into {table} ({columns}) select {columns} from read_parquet({sql_list(files)})")
         apply_views(con)
         con.execute("checkpoint")
     finally:
