@@ -236,44 +236,7 @@ def _sync_constants() -> dict:
     return json.loads(out.stdout)
 
 
-class SandboxProcess:
-    def __init__(self, args):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.stderr = tempfile.TemporaryFile(mode="w+")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--port", str(self.port), "--seed", str(args.seed),
-             "--campaigns", str(args.campaigns), "--messages", str(args.messages), "--timezone", TIMEZONE,
-             "--now", SANDBOX_NOW],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.stderr,
-        )
-        t0 = time.perf_counter()
-        while True:
-            try:
-                self.now = _get(f"{self.url}/admin/clock")["now"]
-                break
-            except Exception:
-                if self.process.poll() is not None:
-                    self.stderr.seek(0)
-                    raise SystemExit(f"the sandbox exited at start:\n{self.stderr.read()}") from None
-                if time.perf_counter() - t0 > 600:
-                    self.stop()
-                    raise SystemExit("the sandbox did not answer within 600 s") from None
-                time.sleep(0.2)
-        self.startup_s = time.perf_counter() - t0
-
-    def calls(self) -> dict:
-        return _get(f"{self.url}/admin/stats")["calls"]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def run_child(kind: str, spec: dict, sandbox: SandboxProcess) -> dict:
+def run_child(kind: str, spec: dict, sandbox) -> dict:
     """One measurement in a fresh interpreter; the sandbox's own call counts are diffed around it."""
     env = dict(os.environ)
     prefect_home = tempfile.mkdtemp(prefix="smsetl-bench-prefect-")
@@ -423,9 +386,12 @@ def main(argv=None) -> int:
 
     rate = None if args.rate_limit.lower() in ("0", "none", "off", "unlimited") else float(args.rate_limit)
     print(f"starting the sandbox: {args.messages} messages, {args.campaigns} campaigns ...", flush=True)
-    sandbox = SandboxProcess(args)
+    from sandbox.process import SandboxProcess  # stdlib only: the parent stays small
+
+    sandbox = SandboxProcess(args.seed, args.campaigns, args.messages,
+                             datetime.strptime(SANDBOX_NOW, "%Y-%m-%d %H:%M:%S"), TIMEZONE)
     try:
-        as_of = datetime.strptime(sandbox.now, "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo(TIMEZONE))
+        as_of = sandbox.clock().replace(tzinfo=ZoneInfo(TIMEZONE))
         spec = {"url": sandbox.url, "timezone": TIMEZONE, "rate_limit": rate,
                 "workers": args.workers, "as_of": as_of.isoformat(),
                 "since": (as_of - timedelta(days=BACKFILL_DAYS)).isoformat(), **constants}

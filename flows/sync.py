@@ -163,7 +163,8 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
         log.info("plan: %d new campaigns, %d to refresh, %d active, %d to re-read",
                  len(new), len(need_info), len(p.active_campaigns), len(p.repull_full) + len(p.recheck_message_ids))
 
-        futures = [extract_campaign_info.submit(api, run, stager, batch) for batch in steps.batches(need_info, steps.INFO_BATCH)]
+        futures = [extract_campaign_info.submit(api, run, stager, batch)
+                   for batch in steps.batches(need_info, steps.INFO_BATCH)]
         full = sorted(set(new) | set(p.repull_full))
         futures += [extract_messages.submit(api, run, stager, batch) for batch in steps.batches(full)]
         incremental = [c for c in p.active_campaigns if c not in set(full)]
@@ -183,7 +184,8 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
 
         clicks_now = result.ids.get("links", {})
         changed_links = sorted(lid for lid, n in clicks_now.items() if n and n != p.link_clicks.get(lid))
-        stats = [extract_link_stats.submit(api, run, stager, batch) for batch in steps.batches(changed_links, steps.STATS_BATCH)]
+        stats = [extract_link_stats.submit(api, run, stager, batch)
+                 for batch in steps.batches(changed_links, steps.STATS_BATCH)]
         for future in stats:
             result.add(future.result())
         log.info("extracted in %.1f s: %s", time.monotonic() - t0, dict(result.rows))

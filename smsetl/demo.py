@@ -8,73 +8,14 @@ then prints the per-campaign metrics.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import requests
+from sandbox.process import SandboxProcess
 
 TIMEZONE = "Asia/Almaty"
 ADVANCE = timedelta(days=2)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class SandboxProcess:
-    """A sandbox gateway in a child process, with its simulated clock reachable over the admin route."""
-
-    def __init__(self, seed: int, campaigns: int, messages: int, now: datetime):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--port", str(self.port), "--seed", str(seed),
-             "--campaigns", str(campaigns), "--messages", str(messages), "--timezone", TIMEZONE,
-             "--now", now.strftime("%Y-%m-%d %H:%M:%S")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                self.clock()
-                return
-            except requests.ConnectionError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"the sandbox exited at start: {self.process.stderr.read()}") from None
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("the sandbox did not answer within 120 s") from None
-                time.sleep(0.2)
-
-    def clock(self, advance: timedelta | None = None) -> datetime:
-        """The sandbox's clock as an aware datetime, after advancing it by `advance` if given."""
-        if advance is None:
-            response = requests.get(f"{self.url}/admin/clock", timeout=5)
-        else:
-            response = requests.post(f"{self.url}/admin/clock", data={"advance": int(advance.total_seconds())},
-                                     timeout=5)
-        response.raise_for_status()
-        return datetime.strptime(response.json()["now"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo(TIMEZONE))
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-    def __enter__(self) -> SandboxProcess:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 DEMO_MARKER = ".smsetl-demo"
@@ -109,13 +50,13 @@ def demo(data_dir: Path, campaigns: int = 40, messages: int = 20_000, seed: int 
     _fresh(data_dir)
     now = datetime.now(ZoneInfo(TIMEZONE)).replace(microsecond=0, tzinfo=None)
     print(f"starting the sandbox gateway: {campaigns} campaigns, {messages} messages, seed {seed}")
-    with SandboxProcess(seed, campaigns, messages, now) as sandbox:
+    with SandboxProcess(seed, campaigns, messages, now, TIMEZONE, startup_timeout=120) as sandbox:
         os.environ.update(SMS_API_URL=sandbox.url, SMS_API_KEY=SANDBOX_API_KEY, SMS_TIMEZONE=TIMEZONE,
                           SMS_RATE_LIMIT=os.environ.get("SMS_RATE_LIMIT", "none"))
         print(f"sandbox at {sandbox.url}, clock {sandbox.clock():%Y-%m-%d %H:%M} ({TIMEZONE}); data in {data_dir}")
-        first = sync(str(data_dir), as_of=sandbox.clock())
+        first = sync(str(data_dir), as_of=sandbox.clock().replace(tzinfo=ZoneInfo(TIMEZONE)))
         print(format_summary(first))
-        later = sandbox.clock(advance=ADVANCE)
+        later = sandbox.clock(advance=ADVANCE).replace(tzinfo=ZoneInfo(TIMEZONE))
         print(f"\nadvanced the sandbox clock {ADVANCE.days} days to {later:%Y-%m-%d %H:%M}: late reports arrive")
         second = sync(str(data_dir), as_of=later)
         print(format_summary(second))
