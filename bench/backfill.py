@@ -291,7 +291,7 @@ def report(results: dict) -> str:
         f"machine: {m['cores']} cores {m['machine']}, python {m['python']}, prefect {m['prefect']}, "
         f"duckdb {m['duckdb']}, pyarrow {m['pyarrow']}, pandas {m['pandas']}",
         f"sandbox: {cfg['messages']} messages requested, {cfg['campaigns']} campaigns, seed {cfg['seed']}, "
-        f"clock {cfg['as_of']}; up in {results['sandbox_startup_s']:.1f} s",
+        f"clock {cfg['as_of']}, response latency {cfg['latency_ms']:g} ms; up in {results['sandbox_startup_s']:.1f} s",
         f"workers {cfg['workers']}, client rate limit {cfg['rate_limit'] or 'none'}, since {cfg['since']}, "
         f"repeats {cfg['repeat']}",
         "",
@@ -365,6 +365,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="delay every sandbox response this long, like a gateway across a network (default 0)")
     parser.add_argument("--rate-limit", default="none",
                         help="client calls/s per method, as SMS_RATE_LIMIT (default none: the sandbox has no limit)")
     parser.add_argument("--child", choices=("floor", "pipeline"), help=argparse.SUPPRESS)
@@ -388,8 +390,9 @@ def main(argv=None) -> int:
     print(f"starting the sandbox: {args.messages} messages, {args.campaigns} campaigns ...", flush=True)
     from sandbox.process import SandboxProcess  # stdlib only: the parent stays small
 
+    latency = ("--slow", "1", "--slow-seconds", str(args.latency_ms / 1000)) if args.latency_ms else ()
     sandbox = SandboxProcess(args.seed, args.campaigns, args.messages,
-                             datetime.strptime(SANDBOX_NOW, "%Y-%m-%d %H:%M:%S"), TIMEZONE)
+                             datetime.strptime(SANDBOX_NOW, "%Y-%m-%d %H:%M:%S"), TIMEZONE, extra_args=latency)
     try:
         as_of = sandbox.clock().replace(tzinfo=ZoneInfo(TIMEZONE))
         spec = {"url": sandbox.url, "timezone": TIMEZONE, "rate_limit": rate,
@@ -418,7 +421,7 @@ def main(argv=None) -> int:
         "machine": _versions(),
         "config": {"messages": args.messages, "campaigns": args.campaigns, "repeat": args.repeat,
                    "workers": args.workers, "seed": args.seed, "rate_limit": rate, "as_of": spec["as_of"],
-                   "since": spec["since"]},
+                   "since": spec["since"], "latency_ms": args.latency_ms},
         "sandbox_startup_s": sandbox.startup_s,
         "summary": {
             kind: {"wall_s_median": _median([r["wall_s"] for r in rs]),

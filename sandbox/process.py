@@ -23,17 +23,18 @@ def free_port() -> int:
 class SandboxProcess:
     """`python -m sandbox` on a free loopback port; waits until it answers. A context manager that stops it.
 
-    `clock()` reads (or advances) the simulated clock, account-local and naive like the wire's timestamps."""
+    `clock()` reads (or advances) the simulated clock, account-local and naive like the wire's timestamps;
+    `extra_args` are more `smsetl sandbox` flags (faults, for instance)."""
 
     def __init__(self, seed: int, campaigns: int, messages: int, now: datetime, timezone: str,
-                 startup_timeout: float = 600):
+                 startup_timeout: float = 600, extra_args: tuple[str, ...] = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._stderr = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sandbox", "--port", str(self.port), "--seed", str(seed),
              "--campaigns", str(campaigns), "--messages", str(messages), "--timezone", timezone,
-             "--now", now.strftime("%Y-%m-%d %H:%M:%S")],
+             "--now", now.strftime("%Y-%m-%d %H:%M:%S"), *extra_args],
             stdout=subprocess.DEVNULL, stderr=self._stderr,
         )
         started = time.perf_counter()
