@@ -1,7 +1,8 @@
 """`smsetl rebuild`: the lake and the warehouse rebuilt from the raw store alone, with no API call.
 
-Runs are replayed in order through the same `steps.ingest` and merge as the sync used. Only completed runs
-(those that recorded a `runs` record) are replayed: a killed run never reached the lake, so it stays out.
+Runs are replayed in order through the same `steps.ingest` and merge as the sync used. Only successful runs'
+payloads are replayed: a failed run's never reached the lake (its `sync_runs` row is restored all the same),
+and a killed run, which recorded nothing, stays out entirely.
 The new lake is built beside the old one and swapped in at the end; a failed rebuild leaves the old intact.
 """
 
@@ -42,10 +43,11 @@ def rebuild(data_dir: Path) -> int:
         for number, (run_id, summary) in enumerate(runs, 1):
             run = _Replay(data_dir, run_id, datetime.fromisoformat(summary["as_of"]), summary["timezone"], new_root)
             remove_tree(run.staging_dir)
-            stager = steps.Stager(run.staging_dir)
-            steps.replay(run, stager)
-            stager.close()
-            run.lake.merge_run(run.staging_dir, run_id)
+            if summary["outcome"] == "success":  # a failed run's payloads never reached the lake
+                stager = steps.Stager(run.staging_dir)
+                steps.replay(run, stager)
+                stager.close()
+                run.lake.merge_run(run.staging_dir, run_id)
             stage_run_rows(run, summary)
             run.lake.merge_run(run.staging_dir / "_run", run_id)
             remove_tree(run.staging_dir)

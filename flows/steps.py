@@ -37,6 +37,7 @@ import transforms
 from smsapi import SmsApi
 from storage import raw
 from storage.lake import Lake, StagingWriter
+from storage.views import apply_views
 
 log = logging.getLogger("smsetl.sync")
 
@@ -58,6 +59,7 @@ class RunContext:
     run_id: str
     as_of: datetime  # aware, UTC: the run's clock (wall clock, or the sandbox's simulated one)
     timezone: str
+    merge_started: bool = False  # from then on the lake may hold part of this run until a merge completes
 
     @property
     def raw_root(self) -> Path:
@@ -241,7 +243,6 @@ class Plan:
     repull_full: list[int]  # reconciliation: message count disagrees
     recheck_message_ids: list[int]  # reconciliation: statuses disagree; their non-final messages
     link_clicks: dict[int, int]  # link_id -> click_count in the lake
-    link_campaigns: set[int]  # campaigns whose links are in the lake
 
 
 def plan(run: RunContext, since: datetime) -> Plan:
@@ -266,43 +267,37 @@ def plan(run: RunContext, since: datetime) -> Plan:
                 "select message_id from messages where not is_final and list_contains($ids, campaign_id)"
                 " order by 1", {"ids": recheck_campaigns}).fetchall()]
         link_clicks = dict(con.execute("select link_id, click_count from links").fetchall())
-        link_campaigns = {r[0] for r in con.execute(
-            "select distinct campaign_id from links where campaign_id is not null").fetchall()}
     finally:
         con.close()
     campaigns_from = since
     if newest_campaign is not None:
         campaigns_from = max(since, newest_campaign - CAMPAIGN_LOOKBACK)
-    return Plan(known, unsettled, active, watermark, campaigns_from, repull, recheck, link_clicks, link_campaigns)
+    return Plan(known, unsettled, active, watermark, campaigns_from, repull, recheck, link_clicks)
+
+
+STATUS_COLUMN_PREFIXES = ("new", "enqueud", "acceptd", "pdlivrd", "delivrd", "undeliv", "rejectd", "expired",
+                          "deleted", "unknown")
 
 
 def reconcile(con) -> dict[int, dict]:
-    """Campaigns whose message counts per status disagree with the gateway's counters, with the details.
+    """Campaigns whose message counts disagree with the gateway's counters, with the differences per status.
 
-    Only campaigns with counters are judged. `messages_missing` is true when the total count differs."""
-    rows = con.execute("""
-        with mine as (
-            select campaign_id, status::varchar as status, count(*) as n from messages group by all
-        ),
-        theirs as (
-            select campaign_id, status, msg_count as n from campaign_counters where status <> 'UNKNOWN'
-        ),
-        diff as (
-            select campaign_id, coalesce(t.status, m.status) as status,
-                   coalesce(m.n, 0) as warehouse, coalesce(t.n, 0) as gateway
-            from theirs t full join mine m using (campaign_id, status)
-            where campaign_id in (select campaign_id from campaign_counters)
-        )
-        select campaign_id, sum(warehouse) as warehouse_total, sum(gateway) as gateway_total,
-               list(struct_pack(status, warehouse, gateway)) filter (where warehouse <> gateway) as statuses
-        from diff group by campaign_id
-        having count(*) filter (where warehouse <> gateway) > 0
-        order by campaign_id
-    """).fetchall()
-    return {
-        cid: {"warehouse_total": int(w), "gateway_total": int(g), "messages_missing": w != g, "statuses": s}
-        for cid, w, g, s in rows
-    }
+    The definition is the warehouse's own `reconciliation` view (sql/), applied here to the lake's tables.
+    `messages_missing` is true when the total differs: then only a full re-read can repair the campaign."""
+    apply_views(con)
+    cursor = con.execute("select * from reconciliation where has_gateway_counters and not is_consistent"
+                         " order by campaign_id")
+    names = [d[0] for d in cursor.description]
+    mismatches = {}
+    for values in cursor.fetchall():
+        row = dict(zip(names, values))
+        mismatches[row["campaign_id"]] = {
+            "warehouse_total": row["total_warehouse"], "gateway_total": row["total_gateway"],
+            "messages_missing": row["total_difference"] != 0,
+            "differences": {p.upper(): row[f"{p}_difference"] for p in STATUS_COLUMN_PREFIXES
+                            if row[f"{p}_difference"]},
+        }
+    return mismatches
 
 
 # -- extract ---------------------------------------------------------------------------------------------------

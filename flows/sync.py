@@ -74,6 +74,7 @@ def merge_and_publish(run: steps.RunContext, stager: steps.Stager, summary: dict
     """Merge the run's staging into the lake, reconcile, record the run, and publish the warehouse."""
     stager.close()
     t0 = time.monotonic()
+    run.merge_started = True
     counts = run.lake.merge_run(run.staging_dir, run.run_id)
     log.info("merged into the lake in %.1f s", time.monotonic() - t0)
     con = run.lake.connect()
@@ -141,7 +142,8 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
          as_of: datetime | None = None) -> dict:
     """Backfill from `since` on the first run, then sync incrementally. Returns the run summary.
 
-    `as_of` is the run's clock (default: now); the demo and tests pass the sandbox's simulated clock."""
+    `as_of` is the run's clock (default: now); the demo and tests pass the sandbox's simulated clock. A run
+    that fails is recorded too (outcome `failed`, with the error), and its data is left out of the lake."""
     data_path = Path(data_dir)
     api = SmsApi.from_env()
     started = datetime.now(UTC)
@@ -149,58 +151,86 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
     run = steps.RunContext(data_path, steps.new_run_id(started), as_of, api.timezone)
     with sync_lock(data_path), api:
         remove_tree(data_path / "staging")  # what a killed run left: never merged, safe to drop
-        stager = steps.Stager(run.staging_dir)
-        p = steps.plan(run, since or (as_of - DEFAULT_BACKFILL))
-        until = until or (as_of + timedelta(days=1))  # a day of slack for clock skew between us and the gateway
-        t0 = time.monotonic()
-        result = steps.StepResult()
-
-        listed = extract_campaigns(api, run, stager, p.campaigns_from, until)
-        result.add(listed)
-        listed_ids = listed.ids.get("campaigns", {})
-        new = sorted(set(listed_ids) - p.known_campaigns)
-        need_info = sorted(set(listed.ids.get("need_info", {})) | set(p.unsettled_campaigns))
-        log.info("plan: %d new campaigns, %d to refresh, %d active, %d to re-read",
-                 len(new), len(need_info), len(p.active_campaigns), len(p.repull_full) + len(p.recheck_message_ids))
-
-        futures = [extract_campaign_info.submit(api, run, stager, batch)
-                   for batch in steps.batches(need_info, steps.INFO_BATCH)]
-        full = sorted(set(new) | set(p.repull_full))
-        futures += [extract_messages.submit(api, run, stager, batch) for batch in steps.batches(full)]
-        incremental = [c for c in p.active_campaigns if c not in set(full)]
-        if p.status_watermark is not None and incremental:
-            status_from = p.status_watermark - steps.STATUS_OVERLAP
-            futures += [extract_messages.submit(api, run, stager, batch, status_from)
-                        for batch in steps.batches(incremental)]
-        if p.recheck_message_ids:
-            futures += [extract_statuses.submit(api, run, stager, batch)
-                        for batch in steps.batches(p.recheck_message_ids, steps.STATUS_BATCH)]
-        futures += [extract_links.submit(api, run, stager, batch) for batch in steps.batches(new, steps.INFO_BATCH)]
-        links_future = refresh_links.submit(api, run, stager, as_of - steps.CLICK_HORIZON)
-        for done, future in enumerate(futures, 1):
-            result.add(future.result())
-            log.info("extract: %d/%d tasks done, %d messages so far", done, len(futures), result.rows["messages"])
-        result.add(links_future.result())
-
-        clicks_now = result.ids.get("links", {})
-        changed_links = sorted(lid for lid, n in clicks_now.items() if n and n != p.link_clicks.get(lid))
-        stats = [extract_link_stats.submit(api, run, stager, batch)
-                 for batch in steps.batches(changed_links, steps.STATS_BATCH)]
-        for future in stats:
-            result.add(future.result())
-        log.info("extracted in %.1f s: %s", time.monotonic() - t0, dict(result.rows))
-
-        summary = {
-            "run_id": run.run_id, "as_of": as_of.isoformat(), "timezone": run.timezone,
-            "started_at": started.isoformat(),
-            "outcome": "success", "api_calls": api.stats.total_calls, "api": api.stats.snapshot(),
-            "staged_rows": dict(result.rows), "unexpected": dict(result.unexpected),
-            "campaigns_from": p.campaigns_from.isoformat(),
-            "links_with_new_clicks": len(changed_links),
-        }
-        summary = merge_and_publish(run, stager, summary)
+        try:
+            summary = _extract_and_publish(run, api, started, since or (as_of - DEFAULT_BACKFILL), until)
+        except Exception as exc:
+            _record_failure(run, api, started, exc)
+            raise
     _publish_artifact(run, summary)
     return summary
+
+
+def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, since: datetime,
+                         until: datetime | None) -> dict:
+    stager = steps.Stager(run.staging_dir)
+    p = steps.plan(run, since)
+    until = until or (run.as_of + timedelta(days=1))  # a day of slack for clock skew between us and the gateway
+    t0 = time.monotonic()
+    result = steps.StepResult()
+
+    listed = extract_campaigns(api, run, stager, p.campaigns_from, until)
+    result.add(listed)
+    listed_ids = listed.ids.get("campaigns", {})
+    new = sorted(set(listed_ids) - p.known_campaigns)
+    need_info = sorted(set(listed.ids.get("need_info", {})) | set(p.unsettled_campaigns))
+    log.info("plan: %d new campaigns, %d to refresh, %d active, %d to re-read",
+             len(new), len(need_info), len(p.active_campaigns), len(p.repull_full) + len(p.recheck_message_ids))
+
+    futures = [extract_campaign_info.submit(api, run, stager, batch)
+               for batch in steps.batches(need_info, steps.INFO_BATCH)]
+    full = sorted(set(new) | set(p.repull_full))
+    futures += [extract_messages.submit(api, run, stager, batch) for batch in steps.batches(full)]
+    incremental = [c for c in p.active_campaigns if c not in set(full)]
+    if p.status_watermark is not None and incremental:
+        status_from = p.status_watermark - steps.STATUS_OVERLAP
+        futures += [extract_messages.submit(api, run, stager, batch, status_from)
+                    for batch in steps.batches(incremental)]
+    if p.recheck_message_ids:
+        futures += [extract_statuses.submit(api, run, stager, batch)
+                    for batch in steps.batches(p.recheck_message_ids, steps.STATUS_BATCH)]
+    futures += [extract_links.submit(api, run, stager, batch) for batch in steps.batches(new, steps.INFO_BATCH)]
+    links_future = refresh_links.submit(api, run, stager, run.as_of - steps.CLICK_HORIZON)
+    for done, future in enumerate(futures, 1):
+        result.add(future.result())
+        log.info("extract: %d/%d tasks done, %d messages so far", done, len(futures), result.rows["messages"])
+    result.add(links_future.result())
+
+    clicks_now = result.ids.get("links", {})
+    changed_links = sorted(lid for lid, n in clicks_now.items() if n and n != p.link_clicks.get(lid))
+    stats = [extract_link_stats.submit(api, run, stager, batch)
+             for batch in steps.batches(changed_links, steps.STATS_BATCH)]
+    for future in stats:
+        result.add(future.result())
+    log.info("extracted in %.1f s: %s", time.monotonic() - t0, dict(result.rows))
+
+    summary = _summary(run, api, started, "success")
+    summary.update(staged_rows=dict(result.rows), unexpected=dict(result.unexpected),
+                   campaigns_from=p.campaigns_from.isoformat(), links_with_new_clicks=len(changed_links))
+    return merge_and_publish(run, stager, summary)
+
+
+def _summary(run: steps.RunContext, api: SmsApi, started: datetime, outcome: str) -> dict:
+    return {"run_id": run.run_id, "as_of": run.as_of.isoformat(), "timezone": run.timezone,
+            "started_at": started.isoformat(), "outcome": outcome, "api_calls": api.stats.total_calls,
+            "api": api.stats.snapshot(), "rows": {}, "unexpected": {}, "watermarks": {},
+            "reconciliation_mismatches": {}}
+
+
+def _record_failure(run: steps.RunContext, api: SmsApi, started: datetime, exc: Exception) -> None:
+    """Record a failed run in the lake's `sync_runs` (the client's errors carry no secret). If it failed before
+    merging, the warehouse is published with the failure and unchanged data (the staging is dropped, never
+    merged); if it failed while merging, the warehouse is left as it was, since the lake may hold part of the
+    run until the next run's merge completes it: readers never see half a run."""
+    summary = _summary(run, api, started, "failed")
+    summary["error"] = f"{type(exc).__name__}: {exc}"
+    try:
+        remove_tree(run.staging_dir)
+        _record_run(run, summary)
+        if not run.merge_started:
+            warehouse.build(run.lake, run.data_dir)
+        remove_tree(run.staging_dir)
+    except Exception:  # never hide the run's own error behind the failure to record it
+        log.exception("could not record the failed run %s", run.run_id)
 
 
 def _publish_artifact(run: steps.RunContext, summary: dict) -> None:

@@ -89,3 +89,27 @@ def test_sync_with_an_unknown_time_zone_is_a_clear_error(tmp_path):
         "SMS_API_URL": "http://127.0.0.1:9", "SMS_API_KEY": SANDBOX_API_KEY})
     assert result.returncode == 2
     assert "Mars/Olympus" in result.stderr and "SMS_TIMEZONE" in result.stderr
+
+
+def test_a_failed_sync_is_recorded_with_its_error_and_leaves_the_data_unchanged(
+        prefect_harness, sandbox_env, tmp_path, monkeypatch):
+    import duckdb
+
+    from smsapi import AuthError
+
+    sb = small_sandbox(25)
+    with sb.serve(port=0, faults=Faults()) as server:
+        sandbox_env(server.url)
+        state = SyncedSandbox(sb, server, tmp_path / "data")
+        state.sync(since=state.as_of() - timedelta(days=120))
+        bad_key = "revoked" + "2" * 33
+        monkeypatch.setenv("SMS_API_KEY", bad_key)
+        with pytest.raises(AuthError):
+            state.sync()
+    con = duckdb.connect(str(state.data_dir / "warehouse.duckdb"), read_only=True)
+    outcomes = con.execute("select outcome, json_extract_string(summary, '$.error') from sync_runs"
+                           " order by started_at").fetchall()
+    assert [o for o, _ in outcomes] == ["success", "failed"]
+    assert "API code 8" in outcomes[1][1] and bad_key not in outcomes[1][1]
+    con.close()
+    assert_matches_truth(state.data_dir, sb.ground_truth())
