@@ -153,3 +153,20 @@ def test_a_reader_in_another_process_keeps_its_snapshot_while_a_sync_publishes(d
     out, _ = reader.communicate("go\n", timeout=60)
     assert out.split() == ["1", "2"]  # the open connection: its old snapshot, whole; a new one: the new run
     assert not os.path.exists(data_dir / "warehouse.duckdb.building")
+
+
+def test_an_unexpected_value_is_kept_flagged_and_counted_for_the_run_summary(data_dir):
+    odd = dict(message(12, 1), status="QUEUED_BY_MARS", segNum="two")
+    run = steps.RunContext(data_dir, "r1", datetime(2026, 11, 1, 12, tzinfo=UTC), TZ)
+    stager = steps.Stager(run.staging_dir)
+    result = steps.StepResult()
+    steps.ingest("campaign_info", {"data": campaign(1), "observed_at": run.observed_at, "params": {}}, TZ, stager,
+                 result)
+    steps.ingest("messages", {"data": [message(10, 1), odd], "observed_at": run.observed_at, "params": {}}, TZ,
+                 stager, result)
+    stager.close()
+    run.lake.merge_run(run.staging_dir, "r1")
+    assert result.unexpected["messages"] == 2  # the status and the segment count
+    row = run.lake.connect().execute(
+        "select status, status_raw, is_unexpected, segments from messages where message_id = 12").fetchone()
+    assert row == ("UNKNOWN", "QUEUED_BY_MARS", True, None)
