@@ -44,7 +44,12 @@ log = logging.getLogger("smsetl.sync")
 STATUS_OVERLAP = timedelta(hours=1)
 CAMPAIGN_LOOKBACK = timedelta(days=2)  # re-list recent campaigns: deferred or slow-to-appear ones
 CLICK_HORIZON = timedelta(days=60)  # links of campaigns older than this are no longer refreshed
-STATS_WINDOWS = {"minute": timedelta(hours=3), "hourly": timedelta(days=7), "daily": timedelta(days=30)}
+# Link/GetStats windows: each type's maximum range (one call per 5 links each; the bounds are inclusive, hence
+# the second less), so that the glossary's presets (2 hours, day, week, 30 days) are answerable and daily click
+# curves reach back to a campaign's start.
+_SECOND = timedelta(seconds=1)
+STATS_WINDOWS = {"minute": timedelta(hours=3) - _SECOND, "hourly": timedelta(days=7) - _SECOND,
+                 "daily": timedelta(days=90) - _SECOND}
 CAMPAIGN_BATCH = 100  # campaignIds per Message/List call, and campaigns per extract task
 INFO_BATCH = 25  # campaigns per Campaign/GetInfo task and per Link/GetLinks task (one call each)
 STATS_BATCH = 50  # links per Link/GetStats task (5 ids a call)
