@@ -9,10 +9,11 @@ Prefect lives in `flows.sync`; these functions take plain arguments, so tests ca
 ## Why an incremental run cannot miss a status change
 1. New campaigns (not yet in the lake) get every message, by `Message/List` on `campaignIds`.
 2. Campaigns that can still change (sendStatus not DONE, or any message not final) get `Message/List` with
-   `statusUpdateTsFrom` = the newest `statusUpdateTs` already in the lake minus `STATUS_OVERLAP`. Every status
-   change stamps `statusUpdateTs` with the time of the change, which is later than anything the previous run
-   saw, unless the gateway committed it while that run was reading: the overlap covers that lag, and keys
-   make the re-read rows harmless.
+   `statusUpdateTsFrom` = the clock (`as_of`) of the last successful run minus `STATUS_OVERLAP`. Every status
+   change stamps `statusUpdateTs` with the time of the change; a change that run did not read happened after
+   it started, so it is in the window. The overlap covers a gateway that commits a change a little after
+   stamping it, and skew between the two clocks; keys make the re-read rows harmless. The watermark is that of
+   the last run that completed: a run killed or failed half-way never moves it.
 3. After the merge, each campaign's message counts per status are reconciled against the gateway's own
    `Campaign/GetInfo` counters. A campaign that disagrees is listed in the run summary, and the next run
    re-reads it: by `Message/GetSMSStatus` (100 ids a call) for its non-final messages when only statuses
@@ -124,12 +125,11 @@ class Stager:
             w.close()
 
 
-def _stage(stager: Stager, table: str, normalized: transforms.Normalized, result: StepResult,
-           entity: str, schema: str | None = None) -> None:
-    stager.writer(table).append(transforms.to_arrow(normalized.frame, schema or table))
+def _stage(stager: Stager, table: str, normalized: transforms.Normalized, result: StepResult) -> None:
+    stager.writer(table).append(transforms.to_arrow(normalized.frame, table))
     result.rows[table] += len(normalized.frame)
-    if normalized.unexpected:
-        result.unexpected[entity] += normalized.unexpected
+    if normalized.unexpected:  # by table, as the run's rows are counted (sync_run_entities)
+        result.unexpected["messages" if table == "message_statuses" else table] += normalized.unexpected
 
 
 def ingest(entity: str, record: dict, tz: str, stager: Stager, result: StepResult) -> None:
@@ -137,24 +137,23 @@ def ingest(entity: str, record: dict, tz: str, stager: Stager, result: StepResul
     data, observed_at, params = record["data"], record["observed_at"], record["params"]
     if entity == "campaigns":  # Campaign/List: settled (DONE) campaigns only; others come from GetInfo
         done = [c for c in data if c.get("sendStatus") == "DONE" and isinstance(c.get("counters"), dict)]
-        _stage(stager, "campaigns", transforms.campaigns(done, tz, observed_at), result, entity)
-        _stage(stager, "campaign_counters", transforms.campaign_counters(done, observed_at), result, entity)
+        _stage(stager, "campaigns", transforms.campaigns(done, tz, observed_at), result)
+        _stage(stager, "campaign_counters", transforms.campaign_counters(done, observed_at), result)
     elif entity == "campaign_info":
-        _stage(stager, "campaigns", transforms.campaigns([data], tz, observed_at), result, entity)
-        _stage(stager, "campaign_counters", transforms.campaign_counters([data], observed_at), result, entity)
+        _stage(stager, "campaigns", transforms.campaigns([data], tz, observed_at), result)
+        _stage(stager, "campaign_counters", transforms.campaign_counters([data], observed_at), result)
     elif entity == "messages":
-        _stage(stager, "messages", transforms.messages(data, tz, observed_at), result, entity)
+        _stage(stager, "messages", transforms.messages(data, tz, observed_at), result)
     elif entity == "message_statuses":
-        _stage(stager, "message_statuses", transforms.message_statuses(data, tz, observed_at), result, entity,
-               schema="message_statuses")
+        _stage(stager, "message_statuses", transforms.message_statuses(data, tz, observed_at), result)
     elif entity == "links":
         campaign_id = params.get("campaignId")
         normalized = transforms.links(data or [], int(campaign_id) if campaign_id else None, observed_at)
-        _stage(stager, "links", normalized, result, entity)
+        _stage(stager, "links", normalized, result)
     elif entity == "link_stats":
         items = (data or {}).get("items") or []
         _stage(stager, "link_click_stats", transforms.link_click_stats(items, params["type"], tz, observed_at),
-               result, entity)
+               result)
     else:
         raise ValueError(f"unknown raw entity {entity!r}")
 
@@ -243,7 +242,7 @@ class Plan:
     known_campaigns: set[int]
     unsettled_campaigns: list[int]  # sendStatus not DONE: GetInfo again
     active_campaigns: list[int]  # may still have status changes
-    status_watermark: datetime | None  # newest statusUpdateTs in the lake (UTC)
+    status_watermark: datetime | None  # the clock of the last successful run (UTC); None before the first
     campaigns_from: datetime
     repull_full: list[int]  # reconciliation: message count disagrees
     recheck_message_ids: list[int]  # reconciliation: statuses disagree; their non-final messages
@@ -261,7 +260,8 @@ def plan(run: RunContext, since: datetime) -> Plan:
             union select distinct campaign_id from messages where not is_final
             order by 1""").fetchall()]
         watermark, newest_campaign = con.execute(
-            "select (select max(status_updated_at) from messages), (select max(created_at) from campaigns)"
+            "select (select max(as_of) from sync_runs where outcome = 'success'),"
+            " (select max(created_at) from campaigns)"
         ).fetchone()
         mismatched = reconcile(con)
         repull = sorted(c for c, m in mismatched.items() if m["messages_missing"])

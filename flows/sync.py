@@ -80,15 +80,10 @@ def merge_and_publish(run: steps.RunContext, stager: steps.Stager, summary: dict
     con = run.lake.connect()
     try:
         mismatches = steps.reconcile(con)
-        watermark = con.execute("select max(status_updated_at) from messages").fetchone()[0]
     finally:
         con.close()
     summary["rows"] = {t: {"added": c.added, "changed": c.changed} for t, c in counts.items()}
     summary["reconciliation_mismatches"] = {str(k): v for k, v in mismatches.items()}
-    summary["watermarks"] = {
-        "status_updated_at": watermark.isoformat() if watermark else None,
-        "campaigns_created_from": summary.pop("campaigns_from"),
-    }
     _record_run(run, summary)
     t0 = time.monotonic()
     warehouse.build(run.lake, run.data_dir)
@@ -179,12 +174,15 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     futures = [extract_campaign_info.submit(api, run, stager, batch)
                for batch in steps.batches(need_info, steps.INFO_BATCH)]
     full = sorted(set(new) | set(p.repull_full))
-    futures += [extract_messages.submit(api, run, stager, batch) for batch in steps.batches(full)]
     incremental = [c for c in p.active_campaigns if c not in set(full)]
-    if p.status_watermark is not None and incremental:
+    status_from = None
+    if p.status_watermark is None:  # no run completed yet: what the lake holds may be partial, read it whole
+        full += incremental
+        incremental = []
+    else:
         status_from = p.status_watermark - steps.STATUS_OVERLAP
-        futures += [extract_messages.submit(api, run, stager, batch, status_from)
-                    for batch in steps.batches(incremental)]
+    futures += [extract_messages.submit(api, run, stager, batch) for batch in steps.batches(full)]
+    futures += [extract_messages.submit(api, run, stager, batch, status_from) for batch in steps.batches(incremental)]
     if p.recheck_message_ids:
         futures += [extract_statuses.submit(api, run, stager, batch)
                     for batch in steps.batches(p.recheck_message_ids, steps.STATUS_BATCH)]
@@ -205,7 +203,10 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
 
     summary = _summary(run, api, started, "success")
     summary.update(staged_rows=dict(result.rows), unexpected=dict(result.unexpected),
-                   campaigns_from=p.campaigns_from.isoformat(), links_with_new_clicks=len(changed_links))
+                   links_with_new_clicks=len(changed_links),
+                   watermarks={"campaigns_created_from": p.campaigns_from.isoformat(),
+                               "status_updated_from": status_from.isoformat() if status_from else None,
+                               "next_status_updated_from": (run.as_of - steps.STATUS_OVERLAP).isoformat()})
     return merge_and_publish(run, stager, summary)
 
 
@@ -222,7 +223,7 @@ def _record_failure(run: steps.RunContext, api: SmsApi, started: datetime, exc: 
     merged); if it failed while merging, the warehouse is left as it was, since the lake may hold part of the
     run until the next run's merge completes it: readers never see half a run."""
     summary = _summary(run, api, started, "failed")
-    summary["error"] = f"{type(exc).__name__}: {exc}"
+    summary["error"] = api.redact(f"{type(exc).__name__}: {exc}")
     try:
         remove_tree(run.staging_dir)
         _record_run(run, summary)

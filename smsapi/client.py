@@ -295,6 +295,12 @@ class SmsApi:
     def redact(self, text: object) -> str:
         return redact(text, self._api_key, quote_plus(self._api_key))
 
+    def _redacted(self, data: Any) -> Any:
+        """`data` with the key redacted from every string in it."""
+        if data is None:
+            return data
+        return json.loads(self.redact(json.dumps(data, ensure_ascii=False)))
+
     def url_for(self, module: str, method: str) -> str:
         """The full request URL (it contains the key: never log or raise it unredacted)."""
         return (f"{self.base_url}/service/{module}/{method}"
@@ -335,6 +341,8 @@ class SmsApi:
             code, data, message = outcome
             if code == 0:
                 return data
+            # A server that echoes the request must not carry the key into an exception, a log or a summary.
+            message, data = self.redact(message), self._redacted(data)
             if code == 100:
                 return self._wait_for_task(data, endpoint)
             if code == 98:

@@ -74,7 +74,10 @@ TABLES: dict[str, TableSpec] = {
 
 # Merge order: `campaigns` last. The sync treats a campaign missing from the lake as new and reads all of it
 # (messages, links); so a run killed before its campaigns are merged is simply read again by the next run.
-MERGE_ORDER = tuple(t for t in TABLES if t != "campaigns") + ("campaigns",)
+# `message_status_history` before `messages`, so that no status reaches `messages` without its history row.
+MERGE_ORDER = ("campaign_counters", "message_status_history", "messages", "links", "link_click_stats",
+               "sync_runs", "sync_run_entities", "sync_watermarks", "campaigns")
+assert set(MERGE_ORDER) == set(TABLES)
 
 _part_counter = itertools.count()
 
@@ -205,11 +208,10 @@ class Lake:
                                                                                    "campaigns")})
                 ) group by campaign_id
             """)
+            message_parts = _parts(staging_dir / "messages") + self._status_updates_as_rows(con, staging_dir)
+            self._stage_history(con, message_parts, staging_dir, run_id)
             for table in MERGE_ORDER:
-                staged = _parts(staging_dir / table)
-                if table == "messages":
-                    staged += self._status_updates_as_rows(con, staging_dir)
-                    self._stage_history(con, staged, staging_dir, run_id)
+                staged = message_parts if table == "messages" else _parts(staging_dir / table)
                 if staged:
                     counts[table] = self._upsert(con, table, staged)
                     con.execute(f"create or replace view {table} as {self.relation_sql(table)}")
@@ -269,15 +271,24 @@ class Lake:
             """
         con.execute(f"create or replace temp table incoming as {deduped}")
         counts = self._count_changes(con, table, spec)
-        if spec.partitioned:
-            months = [m for (m,) in con.execute("select distinct month from incoming order by 1").fetchall()]
-            for month in months:
-                directory = self.root / table / f"month={month}"
-                self._write_merged(con, table, spec, _parts(directory), directory / "data.parquet",
-                                   f"where month = {sql_literal(month)}")
-        else:
+        if not spec.partitioned:
             directory = self.root / table
-            self._write_merged(con, table, spec, _parts(directory), directory / "data.parquet", "")
+            self._write_merged(con, table, spec, _parts(directory), directory / "data.parquet")
+            return counts
+        keys = ", ".join(spec.key)
+        months = {m for (m,) in con.execute("select distinct month from incoming").fetchall()}
+        if files := self.files(table):
+            # A key whose month changed (its campaign was unknown, say) must leave its old partition too.
+            months |= {m for (m,) in con.execute(f"""
+                select distinct e.month
+                from read_parquet({sql_list(files)}, hive_partitioning = true, hive_types_autocast = false) e
+                join incoming i using ({keys}) where e.month <> i.month
+            """).fetchall()}
+        for month in sorted(months):
+            directory = self.root / table / f"month={month}"
+            self._write_merged(con, table, spec, _parts(directory), directory / "data.parquet",
+                               incoming_filter=f"where month = {sql_literal(month)}",
+                               moved_out=f"select {keys} from incoming where month <> {sql_literal(month)}")
         return counts
 
     def _count_changes(self, con, table: str, spec: TableSpec) -> MergeCounts:
@@ -291,9 +302,13 @@ class Lake:
         return MergeCounts(added, changed)
 
     def _write_merged(self, con, table: str, spec: TableSpec, existing: list[str], target: Path,
-                      incoming_filter: str) -> None:
+                      incoming_filter: str = "", moved_out: str | None = None) -> None:
+        """Rewrite one file: its existing rows (less the keys `moved_out` of it) and its incoming rows."""
         columns = ", ".join(f.name for f in ARROW_SCHEMAS[table])
-        both = (f"select {columns} from ({_relation_sql(existing, table)}) "
+        old = _relation_sql(existing, table)
+        if moved_out:
+            old = f"select * from ({old}) anti join ({moved_out}) using ({', '.join(spec.key)})"
+        both = (f"select {columns} from ({old}) "
                 f"union all by name select {columns} from incoming {incoming_filter}")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp")

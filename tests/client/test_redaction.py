@@ -54,3 +54,16 @@ def test_a_key_with_plus_and_slash_is_redacted_in_its_encoded_form(server, make_
     with pytest.raises(TransportError) as info:
         api.get_balance()
     assert key not in str(info.value) and "abc%2Bdef" not in str(info.value)
+
+
+def test_a_server_that_echoes_the_key_in_an_error_cannot_leak_it(server, api):
+    from smsapi import AuthError, ValidationError
+
+    server.add({"code": 8, "data": [], "message": f"failed.api.auth for apiKey={API_KEY}"},
+               {"code": 1, "data": {"apiKey": [f"{API_KEY} is not valid here"]}, "message": "bad"})
+    with pytest.raises(AuthError) as info:
+        api.get_balance()
+    assert API_KEY not in str(info.value) and API_KEY not in str(info.value.message)
+    with pytest.raises(ValidationError) as info:
+        api.call("Campaign", "Create", {"data": {"text": "x"}})
+    assert API_KEY not in str(info.value) and API_KEY not in str(info.value.data)

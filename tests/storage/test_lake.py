@@ -170,3 +170,12 @@ def test_an_unexpected_value_is_kept_flagged_and_counted_for_the_run_summary(dat
     row = run.lake.connect().execute(
         "select status, status_raw, is_unexpected, segments from messages where message_id = 12").fetchone()
     assert row == ("UNKNOWN", "QUEUED_BY_MARS", True, None)
+
+
+def test_a_message_whose_campaign_arrives_later_moves_to_its_month_and_stays_single(data_dir):
+    sync_once(data_dir, "r1", [("messages", [message(10, 1, "ACCEPTD")])])  # its campaign not yet known
+    _, run = sync_once(data_dir, "r2", [("campaign_info", campaign(1)),
+                                        ("messages", [message(10, 1, "DELIVRD", "2026-10-02 10:00:00")])], hour=13)
+    con = run.lake.connect()
+    assert con.execute("select count(*), min(status) from messages").fetchone() == (1, "DELIVRD")
+    warehouse.build(run.lake, data_dir)  # keys hold: the build would fail on a duplicate
