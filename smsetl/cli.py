@@ -79,7 +79,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo(data_dir_from(args), campaigns=args.campaigns, messages=args.messages, seed=args.seed)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smsetl", description="SMS campaign analytics pipeline")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -92,8 +92,10 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("sync", help="pull campaigns, delivery reports and clicks into the lake and warehouse")
     _add_connection_flags(p)
-    p.add_argument("--since", type=_date, help="first run backfills from this date (default: 365 days ago)")
-    p.add_argument("--until", type=_date, help="campaigns created until this date (default: now)")
+    p.add_argument("--since", type=_date,
+                   help="first run backfills campaigns created from this date, 00:00 UTC (default: 365 days ago)")
+    p.add_argument("--until", type=_date,
+                   help="campaigns created before this date, 00:00 UTC (default: now, plus a day of clock slack)")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("rebuild", help="rebuild lake and warehouse from the raw payloads, without the API")
@@ -115,8 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("sandbox", help="run the local gateway emulator")
     sandbox_cli.add_arguments(p)
     p.set_defaults(func=sandbox_cli.run)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     # Offline-friendly defaults for the temporary Prefect server; an explicit setting wins.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

@@ -3,10 +3,7 @@
 `docs/design.md` describes each table's grain. Views in `sql/` build on these tables only.
 """
 
-MESSAGE_STATUSES = (
-    "NEW", "ENQUEUD", "ACCEPTD", "PDLIVRD", "DELIVRD", "UNDELIV", "REJECTD", "EXPIRED", "DELETED", "UNKNOWN",
-)
-FINAL_STATUSES = frozenset({"DELIVRD", "UNDELIV", "REJECTD", "EXPIRED", "DELETED"})
+from transforms import MESSAGE_STATUSES  # the glossary's statuses, in one place
 
 ENUM_DDL = "create type message_status as enum (" + ", ".join(f"'{s}'" for s in MESSAGE_STATUSES) + ")"
 

@@ -113,10 +113,34 @@ def test_link_list_rows_keep_the_campaign_their_getlinks_row_gave(data_dir):
     assert run2.lake.connect().execute("select campaign_id, click_count from links").fetchall() == [(1, 9)]
 
 
-def test_a_killed_merge_leaves_no_partial_file_behind_it(data_dir):
-    sync_once(data_dir, "r1", [("campaign_info", campaign(1)), ("messages", [message(10, 1)])])
-    leftovers = [p for p in (data_dir / "lake").rglob("*") if p.name.endswith(".tmp")]
-    assert leftovers == []
+def test_a_merge_that_dies_half_way_leaves_whole_partitions_and_the_next_merge_completes(data_dir, monkeypatch):
+    from storage.lake import Lake
+
+    sync_once(data_dir, "r1", [("campaign_info", campaign(1, created="2026-09-01 10:00:00")),
+                               ("campaign_info", campaign(2, created="2026-10-01 10:00:00")),
+                               ("messages", [message(10, 1, "ACCEPTD"), message(20, 2, "ACCEPTD")])])
+    late = [("messages", [message(10, 1, "DELIVRD", "2026-10-05 10:00:00"),
+                          message(20, 2, "DELIVRD", "2026-10-05 10:00:00")])]
+    real_write, writes = Lake._write_merged, []
+
+    def dies_on_the_second_partition(self, con, table, *args, **kwargs):
+        if table == "messages":
+            writes.append(table)
+            if len(writes) == 2:
+                raise KeyboardInterrupt("killed")  # as a SIGKILL would: between two partition files
+        return real_write(self, con, table, *args, **kwargs)
+
+    monkeypatch.setattr(Lake, "_write_merged", dies_on_the_second_partition)
+    with pytest.raises(KeyboardInterrupt):
+        sync_once(data_dir, "r2", late, hour=13)
+    monkeypatch.undo()
+    lake = Lake(data_dir / "lake")
+    assert not list((data_dir / "lake").rglob("*.tmp"))
+    half = dict(lake.connect().execute("select message_id, status from messages").fetchall())
+    assert half == {10: "DELIVRD", 20: "ACCEPTD"}  # one partition new, the other old, both readable
+    sync_once(data_dir, "r3", late, hour=14)  # the next run reads the same changes again
+    assert dict(lake.connect().execute("select message_id, status from messages").fetchall()) == {
+        10: "DELIVRD", 20: "DELIVRD"}
 
 
 def test_raw_records_round_trip_and_unfinished_parts_are_ignored(tmp_path):
