@@ -249,7 +249,10 @@ class Plan:
     link_clicks: dict[int, int]  # link_id -> click_count in the lake
 
 
-def plan(run: RunContext, since: datetime) -> Plan:
+def plan(run: RunContext, since: datetime | None, default_since: datetime) -> Plan:
+    """What to read this run. Campaigns are listed from `since` when given (a backfill, or its extension to
+    older dates), else from the newest campaign the lake holds less `CAMPAIGN_LOOKBACK` (`default_since` on
+    the first run)."""
     con = run.lake.connect()
     try:
         known = {r[0] for r in con.execute("select campaign_id from campaigns").fetchall()}
@@ -274,9 +277,12 @@ def plan(run: RunContext, since: datetime) -> Plan:
         link_clicks = dict(con.execute("select link_id, click_count from links").fetchall())
     finally:
         con.close()
-    campaigns_from = since
-    if newest_campaign is not None:
-        campaigns_from = max(since, newest_campaign - CAMPAIGN_LOOKBACK)
+    if since is not None:
+        campaigns_from = since
+    elif newest_campaign is not None:
+        campaigns_from = newest_campaign - CAMPAIGN_LOOKBACK
+    else:
+        campaigns_from = default_since
     return Plan(known, unsettled, active, watermark, campaigns_from, repull, recheck, link_clicks)
 
 

@@ -147,7 +147,7 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
     with sync_lock(data_path), api:
         remove_tree(data_path / "staging")  # what a killed run left: never merged, safe to drop
         try:
-            summary = _extract_and_publish(run, api, started, since or (as_of - DEFAULT_BACKFILL), until)
+            summary = _extract_and_publish(run, api, started, since, until)
         except Exception as exc:
             _record_failure(run, api, started, exc)
             raise
@@ -155,10 +155,10 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
     return summary
 
 
-def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, since: datetime,
+def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, since: datetime | None,
                          until: datetime | None) -> dict:
     stager = steps.Stager(run.staging_dir)
-    p = steps.plan(run, since)
+    p = steps.plan(run, since, default_since=run.as_of - DEFAULT_BACKFILL)
     until = until or (run.as_of + timedelta(days=1))  # a day of slack for clock skew between us and the gateway
     t0 = time.monotonic()
     result = steps.StepResult()
