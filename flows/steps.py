@@ -28,6 +28,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -108,11 +109,29 @@ class StepResult:
             self.ids.setdefault(key, {}).update(values)
 
 
+class Progress:
+    """Items read so far per entity, logged at most every `every` seconds: long extractions show progress."""
+
+    def __init__(self, every: float = 10.0):
+        self.counts: Counter = Counter()
+        self.every = every
+        self._lock = threading.Lock()
+        self._last = time.monotonic()
+
+    def add(self, entity: str, items: int) -> None:
+        with self._lock:
+            self.counts[entity] += items
+            if time.monotonic() - self._last >= self.every:
+                self._last = time.monotonic()
+                log.info("read so far: %s", ", ".join(f"{n:,} {e}" for e, n in sorted(self.counts.items())))
+
+
 class Stager:
-    """The staging writers of one run (one per table), shared by every step of the run."""
+    """The staging writers of one run (one per table) and its progress, shared by every step of the run."""
 
     def __init__(self, staging_dir: Path):
         self.staging_dir = staging_dir
+        self.progress = Progress()
         self._writers: dict[str, StagingWriter] = {}
 
     def writer(self, table: str) -> StagingWriter:
@@ -213,6 +232,7 @@ class Extractor:
 
     def _write(self, params: dict, data) -> None:
         self._raw.write(self.method, params, self.run.observed_at, data)
+        self.stager.progress.add(self.entity, len(data) if isinstance(data, list) else 1)
         if self.entity not in self.BATCHED:
             self._ingest(params, data)
             return
