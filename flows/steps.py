@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -86,9 +87,7 @@ class RunContext:
 
 
 def new_run_id(now: datetime) -> str:
-    """Run ids sort by time: `20261129T183600Z-<pid>`."""
-    import os
-
+    """Run ids sort by time: `20261129T183600123456Z-<pid>`."""
     return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
 
 
