@@ -19,6 +19,7 @@ class PageNumberPaginator:
         self.page_size = page_size
         self.current_page = start_page
         self.total: int | None = None
+        self.items_seen = 0
         self.has_next_page = True
 
     def request_params(self) -> dict[str, int]:
@@ -43,6 +44,7 @@ class PageNumberPaginator:
         if not items or not isinstance(data, dict):
             self.has_next_page = False  # an empty page, or a plain list that is the whole answer
             return
+        self.items_seen += len(items)
         self.current_page += 1
         if self.total is not None and self.current_page * self.page_size >= self.total:
             self.has_next_page = False
