@@ -38,7 +38,7 @@ SANDBOX_NOW = "2026-11-01 12:00:00"
 BACKFILL_DAYS = 120  # the sandbox creates campaigns up to ~60 days before its clock: `since` covers them all
 
 # The floor mirrors the sync's task granularity and windows (flows.steps: CAMPAIGN_BATCH, INFO_BATCH,
-# STATS_BATCH, STATS_WINDOWS, CLICK_HORIZON): the parent reads them and hands them to the floor child, which
+# STATS_BATCH, STATS_TYPES, CLICK_HORIZON): the parent reads them and hands them to the floor child, which
 # imports only smsapi.
 
 
@@ -82,7 +82,7 @@ def child_floor(spec: dict) -> dict:
     as_of = datetime.fromisoformat(spec["as_of"])
     since = datetime.fromisoformat(spec["since"])
     until = as_of + timedelta(days=1)  # as flows.sync: a day of slack
-    stats_windows = {k: timedelta(seconds=v) for k, v in spec["stats_windows"].items()}
+    stats_types = spec["stats_types"]
     click_horizon = timedelta(seconds=spec["click_horizon"])
 
     def info(batch):
@@ -109,8 +109,8 @@ def child_floor(spec: dict) -> dict:
         return 0, clicks
 
     def link_stats(batch):
-        for period_type, span in stats_windows.items():
-            for _ in api.get_link_stats(batch, period_type, as_of - span, as_of):
+        for period_type in stats_types:
+            for _ in api.get_link_stats(batch, period_type):
                 pass
         return 0, {}
 
@@ -186,11 +186,10 @@ def child_pipeline(spec: dict) -> dict:
 
     data_dir = Path(tempfile.mkdtemp(prefix="smsetl-bench-data-"))
     try:
-        as_of = datetime.fromisoformat(spec["as_of"])
         since = datetime.fromisoformat(spec["since"])
         cpu0 = _cpu_s()
         origin[0] = t0 = time.perf_counter()
-        summary = sync(str(data_dir), since=since, as_of=as_of)
+        summary = sync(str(data_dir), since=since)
         wall = time.perf_counter() - t0
         cpu = _cpu_s() - cpu0
         disk = {p.name: sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
@@ -231,7 +230,7 @@ def _sync_constants() -> dict:
             " print(json.dumps({'campaign_batch': steps.CAMPAIGN_BATCH, 'info_batch': steps.INFO_BATCH,"
             " 'stats_batch': steps.STATS_BATCH, 'key': SANDBOX_API_KEY,"
             " 'click_horizon': steps.CLICK_HORIZON.total_seconds(),"
-            " 'stats_windows': {k: v.total_seconds() for k, v in steps.STATS_WINDOWS.items()}}))")
+            " 'stats_types': list(steps.STATS_TYPES)}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 

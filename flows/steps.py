@@ -6,19 +6,31 @@ through the same `ingest`, which is why raw -> rebuild gives the same warehouse.
 
 Prefect lives in `flows.sync`; these functions take plain arguments, so tests call them without a server.
 
-## Why an incremental run cannot miss a status change
+## Why an incremental run cannot miss a status change, whatever this machine's clock or zone says
+Every bound below is built from the gateway's own timestamps, kept and sent back as the gateway wrote them
+(`YYYY-MM-DD HH:MM:SS`, its wall clock), with plain wall-clock arithmetic: this machine's clock, its time
+zone, its tzdata and `SMS_TIMEZONE` play no part in which messages a run reads.
 1. New campaigns (not yet in the lake) get every message, by `Message/List` on `campaignIds`.
 2. Campaigns that can still change (sendStatus not DONE, or any message not final) get `Message/List` with
-   `statusUpdateTsFrom` = the clock (`as_of`) of the last successful run minus `STATUS_OVERLAP`. Every status
-   change stamps `statusUpdateTs` with the time of the change; a change that run did not read happened after
-   it started, so it is in the window. The overlap covers a gateway that commits a change a little after
-   stamping it, and skew between the two clocks; keys make the re-read rows harmless. The watermark is that of
-   the last run that completed: a run killed or failed half-way never moves it.
+   `statusUpdateTsFrom` = the last successful run's `status_cursor` minus `STATUS_OVERLAP`. A run's cursor is
+   the newest gateway timestamp it had seen *before it read any message*: the newest `statusUpdateTs`,
+   `counters.updateTs` or `createTs` of every earlier successful run, and of this run's `Campaign/List`
+   (read first, alone). The gateway stamped each of those before that run's message reads began, so every
+   status change that run could not see carries a later stamp than its cursor: it is in the next run's
+   window. The overlap covers a gateway that stamps a change a little before committing it (1 h) and the
+   wall clock going back an hour at a fall-back DST shift (1 h), when a later change can carry an earlier
+   wall time. Keys make the re-read rows harmless. A run killed or failed half-way never moves the cursor.
 3. After the merge, each campaign's message counts per status are reconciled against the gateway's own
-   `Campaign/GetInfo` counters. A campaign that disagrees is listed in the run summary, and the next run
-   re-reads it: by `Message/GetSMSStatus` (100 ids a call) for its non-final messages when only statuses
-   disagree, by a full `Message/List` when the message count itself disagrees.
+   counters (`Campaign/GetInfo`, or `Campaign/List` by ids for settled campaigns on a slow cadence), and a
+   campaign that disagrees is re-read in the same run (one repair pass, `repair_plan`): by
+   `Message/GetSMSStatus` (100 ids a call, a full observation: status and both timestamps) when only
+   non-final messages can explain the difference, by a full `Message/List` otherwise. Counters older than the
+   campaign's newest status change merely lag and are not acted on; a campaign still disagreeing after the
+   repair is reported (frozen counters, say) and not re-read again until its counters change.
 So a change is caught by (2) within one run, and anything (2) could miss shows up in (3) and is re-read.
+The run's `as_of` (its "now", for click windows and open upper bounds) is the gateway's clock as its HTTP
+`Date` header shows it; `Link/GetStats` is asked with no dates at all, so the gateway picks its own last
+interval by its own clock and zone. Upper bounds of list windows get a day of slack for a wrong zone.
 API calls are proportional to what changed: pages of changed messages, plus one call per 100 campaigns.
 """
 
@@ -28,6 +40,7 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import time
 from collections import Counter
@@ -38,21 +51,21 @@ from pathlib import Path
 
 import transforms
 from smsapi import SmsApi
+from smsapi.windows import WIRE_FORMAT
 from storage import raw
 from storage.lake import Lake, StagingWriter
 from storage.views import apply_views
 
 log = logging.getLogger("smsetl.sync")
 
-STATUS_OVERLAP = timedelta(hours=1)
+STATUS_OVERLAP = timedelta(hours=2)  # 1 h for a change stamped before it is committed, 1 h for a DST fall-back
 CAMPAIGN_LOOKBACK = timedelta(days=2)  # re-list recent campaigns: deferred or slow-to-appear ones
 CLICK_HORIZON = timedelta(days=60)  # links of campaigns older than this are no longer refreshed
-# Link/GetStats windows: each type's maximum range (one call per 5 links each; the bounds are inclusive, hence
-# the second less), so that the glossary's presets (2 hours, day, week, 30 days) are answerable and daily click
-# curves reach back to a campaign's start.
-_SECOND = timedelta(seconds=1)
-STATS_WINDOWS = {"minute": timedelta(hours=3) - _SECOND, "hourly": timedelta(days=7) - _SECOND,
-                 "daily": timedelta(days=90) - _SECOND}
+DONE_RECHECK = timedelta(days=7)  # settled campaigns' counters are compared again this often
+# Link/GetStats period types, each asked for the gateway's own last maximum interval (one call per 5 links):
+# minute (3 h), hourly (1 week), daily (90 days), so that the glossary's presets (2 hours, day, week, 30 days)
+# are answerable and daily click curves reach back to a campaign's start.
+STATS_TYPES = ("minute", "hourly", "daily")
 CAMPAIGN_BATCH = 100  # campaignIds per Message/List call, and campaigns per extract task
 INFO_BATCH = 25  # campaigns per Campaign/GetInfo task and per Link/GetLinks task (one call each)
 STATS_BATCH = 50  # links per Link/GetStats task (5 ids a call)
@@ -65,7 +78,7 @@ class RunContext:
 
     data_dir: Path
     run_id: str
-    as_of: datetime  # aware, UTC: the run's clock (wall clock, or the sandbox's simulated one)
+    as_of: datetime  # aware, UTC: the run's clock, the gateway's as its Date header shows it
     timezone: str
     merge_started: bool = False  # from then on the lake may hold part of this run until a merge completes
 
@@ -100,12 +113,39 @@ class StepResult:
     rows: Counter = field(default_factory=Counter)
     unexpected: Counter = field(default_factory=Counter)
     ids: dict = field(default_factory=dict)
+    newest: dict = field(default_factory=dict)  # kind -> the newest gateway wire timestamp seen (a string)
 
     def add(self, other: StepResult) -> None:
         self.rows.update(other.rows)
         self.unexpected.update(other.unexpected)
         for key, values in other.ids.items():
             self.ids.setdefault(key, {}).update(values)
+        for kind, value in other.newest.items():
+            self.see(kind, [value])
+
+    def see(self, kind: str, values: Iterable) -> None:
+        """Keep the newest well-formed wire timestamp among `values` (strings compare as times)."""
+        if (newest := newest_wire_ts(values)) is not None:
+            self.newest[kind] = max(self.newest.get(kind, newest), newest)
+
+
+WIRE_TS = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+
+
+def newest_wire_ts(values: Iterable) -> str | None:
+    """The greatest `YYYY-MM-DD HH:MM:SS` string among `values`; anything else is ignored."""
+    strings = [v for v in values if isinstance(v, str)]
+    if not strings:
+        return None
+    newest = max(strings)
+    if WIRE_TS.match(newest):  # the common case: one pass, no regex per value
+        return newest
+    return max((v for v in strings if WIRE_TS.match(v)), default=None)
+
+
+def wire_minus(wire_ts: str, delta: timedelta) -> str:
+    """A gateway wall-clock time less `delta`, in wall-clock arithmetic: no zone involved."""
+    return (datetime.strptime(wire_ts, WIRE_FORMAT) - delta).strftime(WIRE_FORMAT)
 
 
 class Progress:
@@ -169,9 +209,8 @@ def ingest(entity: str, record: dict, tz: str, stager: Stager, result: StepResul
         normalized = transforms.links(data or [], int(campaign_id) if campaign_id else None, observed_at)
         _stage(stager, "links", normalized, result)
     elif entity == "link_stats":
-        items = (data or {}).get("items") or []
-        _stage(stager, "link_click_stats", transforms.link_click_stats(items, params["type"], tz, observed_at),
-               result)
+        stats = transforms.link_click_stats(data, params.get("ids") or [], params["type"], tz, observed_at)
+        _stage(stager, "link_click_stats", stats, result)
     else:
         raise ValueError(f"unknown raw entity {entity!r}")
 
@@ -238,6 +277,9 @@ class Extractor:
         if self.entity == "messages":
             for item in data:  # raw has it; rows take campaigns from GetInfo, and the copy is the bulk of a page
                 item.pop("campaign", None)
+        if self.entity in ("messages", "message_statuses"):
+            self.result.see("statusUpdateTs", (item.get("statusUpdateTs") for item in data or []
+                                               if isinstance(item, dict)))
         self._pending.extend(data or [])
         if len(self._pending) >= self.BATCH_ITEMS:
             self._flush()
@@ -261,11 +303,30 @@ class Plan:
     known_campaigns: set[int]
     unsettled_campaigns: list[int]  # sendStatus not DONE: GetInfo again
     active_campaigns: list[int]  # may still have status changes
-    status_watermark: datetime | None  # the clock of the last successful run (UTC); None before the first
+    status_cursor: str | None  # the last successful run's cursor (gateway wall time); None before the first
+    gateway_time_seen: str | None  # the newest gateway timestamp any successful run saw (gateway wall time)
     campaigns_from: datetime
-    repull_full: list[int]  # reconciliation: message count disagrees
-    recheck_message_ids: list[int]  # reconciliation: statuses disagree; their non-final messages
+    repair: Repair  # what reconciliation against the lake's counters still asks to re-read
+    done_recheck: list[int]  # settled campaigns whose counters are due for a fresh look (DONE_RECHECK)
     link_clicks: dict[int, int]  # link_id -> click_count in the lake
+    mismatches: dict[int, dict]  # the lake's reconciliation mismatches (see `reconcile`)
+    tried: dict[int, dict]  # the mismatches the last successful run reported, with what it did about them
+
+
+@dataclass
+class Repair:
+    """Campaigns to re-read: whole (`full`), or the statuses of some of their messages (`recheck_ids`)."""
+
+    full: list[int] = field(default_factory=list)
+    recheck_campaigns: list[int] = field(default_factory=list)
+    recheck_ids: list[int] = field(default_factory=list)
+
+    @property
+    def campaigns(self) -> list[int]:
+        return sorted(set(self.full) | set(self.recheck_campaigns))
+
+    def __bool__(self) -> bool:
+        return bool(self.full or self.recheck_ids)
 
 
 def plan(run: RunContext, since: datetime | None, default_since: datetime) -> Plan:
@@ -281,18 +342,14 @@ def plan(run: RunContext, since: datetime | None, default_since: datetime) -> Pl
             select campaign_id from campaigns where send_status is distinct from 'DONE'
             union select distinct campaign_id from messages where not is_final
             order by 1""").fetchall()]
-        watermark, newest_campaign = con.execute(
-            "select (select max(as_of) from sync_runs where outcome = 'success'),"
-            " (select max(created_at) from campaigns)"
-        ).fetchone()
-        mismatched = reconcile(con)
-        repull = sorted(c for c, m in mismatched.items() if m["messages_missing"])
-        recheck_campaigns = [c for c, m in mismatched.items() if not m["messages_missing"]]
-        recheck = []
-        if recheck_campaigns:
-            recheck = [r[0] for r in con.execute(
-                "select message_id from messages where not is_final and list_contains($ids, campaign_id)"
-                " order by 1", {"ids": recheck_campaigns}).fetchall()]
+        done_recheck = [r[0] for r in con.execute(
+            "select campaign_id from campaigns where send_status = 'DONE' and observed_at < $due order by 1",
+            {"due": run.as_of - DONE_RECHECK}).fetchall()]
+        watermarks = dict(con.execute("select name, value from sync_watermarks").fetchall())
+        newest_campaign = con.execute("select max(created_at) from campaigns").fetchone()[0]
+        mismatches = reconcile(con)
+        tried = last_mismatches(con)
+        repair = repair_plan(con, mismatches, tried)
         link_clicks = dict(con.execute("select link_id, click_count from links").fetchall())
     finally:
         con.close()
@@ -302,18 +359,22 @@ def plan(run: RunContext, since: datetime | None, default_since: datetime) -> Pl
         campaigns_from = newest_campaign - CAMPAIGN_LOOKBACK
     else:
         campaigns_from = default_since
-    return Plan(known, unsettled, active, watermark, campaigns_from, repull, recheck, link_clicks)
+    return Plan(known, unsettled, active, watermarks.get("status_cursor"), watermarks.get("gateway_time_seen"),
+                campaigns_from, repair, done_recheck, link_clicks, mismatches, tried)
 
 
 STATUS_COLUMN_PREFIXES = ("new", "enqueud", "acceptd", "pdlivrd", "delivrd", "undeliv", "rejectd", "expired",
                           "deleted", "unknown")
+FINAL_PREFIXES = ("delivrd", "undeliv", "rejectd", "expired", "deleted")
 
 
 def reconcile(con) -> dict[int, dict]:
     """Campaigns whose message counts disagree with the gateway's counters, with the differences per status.
 
     The definition is the warehouse's own `reconciliation` view (sql/), applied here to the lake's tables.
-    `messages_missing` is true when the total differs: then only a full re-read can repair the campaign."""
+    `messages_missing` is true when the total differs, `finals_in_excess` when the lake holds more messages in
+    some final status than the gateway counts (a stored final status is wrong): then only a full re-read can
+    repair the campaign. `counters_lagging`: the counters predate the campaign's newest status change."""
     apply_views(con)
     cursor = con.execute("select * from reconciliation where has_gateway_counters and not is_consistent"
                          " order by campaign_id")
@@ -324,43 +385,111 @@ def reconcile(con) -> dict[int, dict]:
         mismatches[row["campaign_id"]] = {
             "warehouse_total": row["total_warehouse"], "gateway_total": row["total_gateway"],
             "messages_missing": row["total_difference"] != 0,
+            "finals_in_excess": any((row[f"{p}_difference"] or 0) > 0 for p in FINAL_PREFIXES),
+            "counters_lagging": bool(row["is_counters_lagging"]),
+            "counters_updated_at": row["counters_updated_at"].isoformat() if row["counters_updated_at"] else None,
             "differences": {p.upper(): row[f"{p}_difference"] for p in STATUS_COLUMN_PREFIXES
                             if row[f"{p}_difference"]},
         }
     return mismatches
 
 
+def last_mismatches(con) -> dict[int, dict]:
+    """The mismatches the last successful run reported (they say which ones it already tried to repair)."""
+    row = con.execute("select summary from sync_runs where outcome = 'success' order by run_id desc limit 1"
+                      ).fetchone()
+    if row is None or not row[0]:
+        return {}
+    return {int(k): v for k, v in json.loads(row[0]).get("reconciliation_mismatches", {}).items()}
+
+
+def repair_plan(con, mismatches: dict[int, dict], tried: dict[int, dict]) -> Repair:
+    """What to re-read for `mismatches`, marking each one's `action`:
+    - `wait`: the counters lag the messages (minutes, typically): not a mismatch to act on yet;
+    - `reported`: already re-read against these very counters (unchanged since), so re-reading again cannot
+      help: frozen counters, say; reported until the counters change;
+    - `full`: the total or a final status disagrees: every message, by Message/List;
+    - `recheck`: only the non-final messages can explain it: their statuses, by Message/GetSMSStatus."""
+    repair = Repair()
+    for cid, m in mismatches.items():
+        before = tried.get(cid, {})
+        if m["counters_lagging"]:
+            m["action"] = "wait"
+        elif before.get("action") in ("full", "recheck", "reported") and before.get("repaired") \
+                and before.get("counters_updated_at") == m["counters_updated_at"]:
+            m["action"] = "reported"
+        elif m["messages_missing"] or m["finals_in_excess"]:
+            m["action"] = "full"
+            repair.full.append(cid)
+        else:
+            m["action"] = "recheck"
+            repair.recheck_campaigns.append(cid)
+    if repair.recheck_campaigns:
+        repair.recheck_ids = [r[0] for r in con.execute(
+            "select message_id from messages where not is_final and list_contains($ids, campaign_id)"
+            " order by 1", {"ids": repair.recheck_campaigns}).fetchall()]
+    return repair
+
+
 # -- extract ---------------------------------------------------------------------------------------------------
 
 def extract_campaigns(api: SmsApi, run: RunContext, stager: Stager, created_from: datetime,
                       created_to: datetime) -> StepResult:
-    """Campaign/List over the window; `result.ids["campaigns"]` maps every listed id to its sendStatus."""
+    """Campaign/List over the window; `result.ids["campaigns"]` maps every listed id to its sendStatus, and
+    `result.newest["listed"]` is the newest gateway timestamp the listing showed (createTs, counters.updateTs)."""
     with Extractor(run, stager, "campaigns", "Campaign/List") as ex:
         params = {"createdFrom": created_from.isoformat(), "createdTo": created_to.isoformat()}
         for page in api.list_campaigns(created_from, created_to):
-            ex.take(params, page)
-            statuses = {int(c["id"]): c.get("sendStatus") for c in page}
-            ex.result.ids.setdefault("campaigns", {}).update(statuses)
-            ex.result.ids.setdefault("need_info", {}).update(
-                {cid: True for c, cid in zip(page, statuses)
-                 if c.get("sendStatus") != "DONE" or not isinstance(c.get("counters"), dict)})
+            _take_campaigns(ex, params, page)
     log.info("campaigns: %d listed", len(ex.result.ids.get("campaigns", {})))
     return ex.result
+
+
+def recheck_campaigns(api: SmsApi, run: RunContext, stager: Stager, campaign_ids: list[int]) -> StepResult:
+    """Campaign/List by `criteria[ids]` (100 a call): fresh counters of settled campaigns, as `extract_campaigns`."""
+    with Extractor(run, stager, "campaigns", "Campaign/List") as ex:
+        for page in api.list_campaigns_by_ids(campaign_ids):
+            _take_campaigns(ex, {"ids": campaign_ids}, page)
+    return ex.result
+
+
+def _take_campaigns(ex: Extractor, params: dict, page: list[dict]) -> None:
+    ex.take(params, page)
+    for c in page:
+        try:
+            cid = int(str(c["id"]))
+        except (KeyError, TypeError, ValueError):
+            continue  # kept in raw, counted by the transform
+        ex.result.ids.setdefault("campaigns", {})[cid] = c.get("sendStatus")
+        if c.get("sendStatus") != "DONE" or not isinstance(c.get("counters"), dict):
+            ex.result.ids.setdefault("need_info", {})[cid] = True
+    ex.result.see("listed", _campaign_times(page))
+
+
+def _campaign_times(items: list[dict]) -> Iterator:
+    """The gateway's past timestamps on campaign objects: when it created them and last counted them."""
+    for c in items:
+        if isinstance(c, dict):
+            yield c.get("createTs")
+            if isinstance(c.get("counters"), dict):
+                yield c["counters"].get("updateTs")
 
 
 def extract_campaign_info(api: SmsApi, run: RunContext, stager: Stager, campaign_ids: Iterable[int]) -> StepResult:
     with Extractor(run, stager, "campaign_info", "Campaign/GetInfo") as ex:
         for cid in campaign_ids:
-            ex.take({"id": cid}, api.get_campaign_info(cid))
+            info = api.get_campaign_info(cid)
+            ex.take({"id": cid}, info)
+            ex.result.see("counters", _campaign_times([info]))
     return ex.result
 
 
 def extract_messages(api: SmsApi, run: RunContext, stager: Stager, campaign_ids: list[int],
-                     status_from: datetime | None = None) -> StepResult:
-    """Message/List for up to 100 campaigns: every message, or those changed since `status_from`."""
+                     status_from: str | None = None) -> StepResult:
+    """Message/List for up to 100 campaigns: every message, or those whose status changed since `status_from`
+    (a gateway wall time, sent as is) up to the gateway's now plus a day of slack for a wrong zone."""
     with Extractor(run, stager, "messages", "Message/List") as ex:
-        params = {"campaignIds": campaign_ids,
-                  "statusUpdateTsFrom": status_from.isoformat() if status_from else None}
+        params = {"campaignIds": campaign_ids, "statusUpdateTsFrom": status_from}
         for page in api.list_messages(campaign_ids, status_updated_from=status_from,
                                       status_updated_to=run.as_of + timedelta(days=1) if status_from else None):
             ex.take(params, page)
@@ -406,13 +535,12 @@ def _click_counts(items: list[dict]) -> dict[int, int]:
 
 
 def extract_link_stats(api: SmsApi, run: RunContext, stager: Stager, link_ids: list[int]) -> StepResult:
-    """Link/GetStats (5 ids a call) per period type over the windows the glossary's presets need."""
+    """Link/GetStats (5 ids a call) per period type, each for the gateway's own last maximum interval (no dates
+    sent: its clock and zone decide). Raw keeps the ids sent: the grid names links only by position."""
     with Extractor(run, stager, "link_stats", "Link/GetStats") as ex:
-        for period_type, span in STATS_WINDOWS.items():
-            date_from = run.as_of - span
-            for data in api.get_link_stats(link_ids, period_type, date_from, run.as_of):
-                ex.take({"type": period_type, "dateFrom": date_from.isoformat(), "dateTo": run.as_of.isoformat()},
-                        data)
+        for period_type in STATS_TYPES:
+            for ids, data in api.get_link_stats(link_ids, period_type):
+                ex.take({"type": period_type, "ids": ids}, data)
     return ex.result
 
 

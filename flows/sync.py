@@ -13,6 +13,7 @@ import fcntl
 import logging
 import os
 import time
+from collections import Counter
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +27,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows import steps
 from smsapi import SmsApi
 from storage import warehouse
-from storage.lake import remove_tree
+from storage.lake import MergeCounts, remove_tree
 
 log = logging.getLogger("smsetl.sync")
 
@@ -61,6 +62,7 @@ def _task(fn, name: str):
 
 
 extract_campaigns = _task(steps.extract_campaigns, "extract-campaigns")
+recheck_campaigns = _task(steps.recheck_campaigns, "recheck-campaigns")
 extract_campaign_info = _task(steps.extract_campaign_info, "extract-campaign-info")
 extract_messages = _task(steps.extract_messages, "extract-messages")
 extract_statuses = _task(steps.extract_statuses, "extract-message-statuses")
@@ -70,26 +72,86 @@ extract_link_stats = _task(steps.extract_link_stats, "extract-link-stats")
 
 
 @task(cache_policy=NO_CACHE)
-def merge_and_publish(run: steps.RunContext, stager: steps.Stager, summary: dict) -> dict:
-    """Merge the run's staging into the lake, reconcile, record the run, and publish the warehouse."""
-    stager.close()
-    t0 = time.monotonic()
-    run.merge_started = True
-    counts = run.lake.merge_run(run.staging_dir, run.run_id)
-    log.info("merged into the lake in %.1f s", time.monotonic() - t0)
-    con = run.lake.connect()
-    try:
-        mismatches = steps.reconcile(con)
-    finally:
-        con.close()
+def merge_and_publish(run: steps.RunContext, api: SmsApi, stager: steps.Stager, summary: dict,
+                      tried: dict[int, dict]) -> dict:
+    """Merge the run's staging into the lake, reconcile, repair what disagrees (one pass, re-read in this
+    run), record the run, and publish the warehouse. `tried`: the last run's mismatches."""
+    counts = _merge(run, stager)
+    mismatches = _reconcile(run, tried)
+    repair = _repair_plan(run, mismatches, tried)
+    repaired: set[int] = set()
+    if repair:
+        log.info("repair: re-reading %d campaigns that disagree with the gateway's counters (%d in full, %d "
+                 "message statuses)", len(repair.campaigns), len(repair.full), len(repair.recheck_ids))
+        repair_stager = steps.Stager(run.staging_dir / "repair")
+        result = _extract_repair(api, run, repair_stager, repair)
+        summary["staged_rows"] = dict(Counter(summary["staged_rows"]) + result.rows)
+        for table, c in _merge(run, repair_stager, run.staging_dir / "repair").items():
+            counts.setdefault(table, MergeCounts()).added += c.added
+            counts[table].changed += c.changed
+        repaired = set(repair.campaigns)
+        # one pass only: what still disagrees now is reported, and re-read again only once its counters change
+        tried = {**tried, **{cid: {"action": "full", "repaired": True} for cid in repaired}}
+        mismatches = _reconcile(run, tried, repaired)
     summary["rows"] = {t: {"added": c.added, "changed": c.changed} for t, c in counts.items()}
+    summary["repaired_campaigns"] = sorted(repaired)
     summary["reconciliation_mismatches"] = {str(k): v for k, v in mismatches.items()}
+    summary["api_calls"] = api.stats.total_calls
+    summary["api"] = api.stats.snapshot()
     _record_run(run, summary)
     t0 = time.monotonic()
     warehouse.build(run.lake, run.data_dir)
     log.info("published the warehouse in %.1f s", time.monotonic() - t0)
     remove_tree(run.staging_dir)
     return summary
+
+
+def _merge(run: steps.RunContext, stager: steps.Stager, staging_dir: Path | None = None) -> dict:
+    stager.close()
+    t0 = time.monotonic()
+    run.merge_started = True
+    counts = run.lake.merge_run(staging_dir or run.staging_dir, run.run_id)
+    log.info("merged into the lake in %.1f s", time.monotonic() - t0)
+    return counts
+
+
+def _reconcile(run: steps.RunContext, tried: dict[int, dict], repaired: set[int] = frozenset()) -> dict:
+    """The lake's mismatches, each with the `action` the next step takes (see `steps.repair_plan`)."""
+    con = run.lake.connect()
+    try:
+        mismatches = steps.reconcile(con)
+        if repaired:  # re-read against the counters fetched by the repair itself
+            tried = {**tried, **{cid: {**tried[cid], "counters_updated_at": mismatches[cid]["counters_updated_at"]}
+                                 for cid in repaired if cid in mismatches}}
+        steps.repair_plan(con, mismatches, tried)
+    finally:
+        con.close()
+    for cid, m in mismatches.items():
+        m["repaired"] = cid in repaired or m["action"] == "reported"
+    return mismatches
+
+
+def _repair_plan(run: steps.RunContext, mismatches: dict, tried: dict) -> steps.Repair:
+    con = run.lake.connect()
+    try:
+        return steps.repair_plan(con, mismatches, tried)
+    finally:
+        con.close()
+
+
+def _extract_repair(api: SmsApi, run: steps.RunContext, stager: steps.Stager, repair: steps.Repair
+                    ) -> steps.StepResult:
+    """Fresh counters first (GetInfo), then the messages: so that counters never look newer than messages."""
+    result = steps.StepResult()
+    for future in [extract_campaign_info.submit(api, run, stager, batch)
+                   for batch in steps.batches(repair.campaigns, steps.INFO_BATCH)]:
+        result.add(future.result())
+    futures = [extract_messages.submit(api, run, stager, batch) for batch in steps.batches(repair.full)]
+    futures += [extract_statuses.submit(api, run, stager, batch)
+                for batch in steps.batches(repair.recheck_ids, steps.STATUS_BATCH)]
+    for future in futures:
+        result.add(future.result())
+    return result
 
 
 def _record_run(run: steps.RunContext, summary: dict) -> None:
@@ -133,21 +195,22 @@ def stage_run_rows(run: steps.RunContext, summary: dict) -> None:
 
 
 @flow(name="sync", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS), log_prints=True)
-def sync(data_dir: str, since: datetime | None = None, until: datetime | None = None,
-         as_of: datetime | None = None) -> dict:
+def sync(data_dir: str, since: datetime | None = None, until: datetime | None = None) -> dict:
     """Backfill from `since` on the first run, then sync incrementally. Returns the run summary.
 
-    `as_of` is the run's clock (default: now); the demo and tests pass the sandbox's simulated clock. A run
-    that fails is recorded too (outcome `failed`, with the error), and its data is left out of the lake."""
+    The run's clock (`as_of`) is the gateway's, as its responses' Date header shows it; this machine's clock
+    only names the run and times it. A run that fails is recorded too (outcome `failed`, with the error),
+    and its data is left out of the lake."""
     data_path = Path(data_dir)
     api = SmsApi.from_env()
     started = datetime.now(UTC)
-    as_of = (as_of or started).astimezone(UTC)
-    run = steps.RunContext(data_path, steps.new_run_id(started), as_of, api.timezone)
     with sync_lock(data_path), api:
         remove_tree(data_path / "staging")  # what a killed run left: never merged, safe to drop
+        as_of, as_of_source = _gateway_clock(api, started)
+        run = steps.RunContext(data_path, steps.new_run_id(started), as_of, api.timezone)
         try:
             summary = _extract_and_publish(run, api, started, since, until)
+            summary["as_of_source"] = as_of_source
         except Exception as exc:
             _record_failure(run, api, started, exc)
             raise
@@ -155,37 +218,53 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
     return summary
 
 
+def _gateway_clock(api: SmsApi, started: datetime) -> tuple[datetime, str]:
+    """The gateway's now (UTC) and where it came from. A gateway that sends no Date header leaves only this
+    machine's clock, which then decides the click windows' "as of" and upper bounds (never the status cursor)."""
+    now = api.gateway_clock()
+    if now is not None:
+        return now.replace(microsecond=0), "gateway Date header"
+    log.warning("the gateway sent no Date header: using this machine's clock as the run's as_of")
+    return started, "this machine's clock (the gateway sent no Date header)"
+
+
 def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, since: datetime | None,
                          until: datetime | None) -> dict:
     stager = steps.Stager(run.staging_dir)
     p = steps.plan(run, since, default_since=run.as_of - DEFAULT_BACKFILL)
-    until = until or (run.as_of + timedelta(days=1))  # a day of slack for clock skew between us and the gateway
+    until = until or (run.as_of + timedelta(days=1))  # a day of slack for a zone set wrong
     t0 = time.monotonic()
     result = steps.StepResult()
+    if p.gateway_time_seen:
+        result.see("seen", [p.gateway_time_seen])
 
+    # Campaign/List first and alone: its timestamps, read before any message, bound this run's cursor.
     listed = extract_campaigns(api, run, stager, p.campaigns_from, until)
+    if p.done_recheck:
+        listed.add(recheck_campaigns(api, run, stager, p.done_recheck))
     result.add(listed)
+    cursor = steps.newest_wire_ts([p.gateway_time_seen, listed.newest.get("listed")])
     listed_ids = listed.ids.get("campaigns", {})
     new = sorted(set(listed_ids) - p.known_campaigns)
     need_info = sorted(set(listed.ids.get("need_info", {})) | set(p.unsettled_campaigns))
-    log.info("plan: %d new campaigns, %d to refresh, %d active, %d to re-read",
-             len(new), len(need_info), len(p.active_campaigns), len(p.repull_full) + len(p.recheck_message_ids))
+    log.info("plan: %d new campaigns, %d to refresh, %d active, %d to re-read, %d settled to re-check",
+             len(new), len(need_info), len(p.active_campaigns), len(p.repair.campaigns), len(p.done_recheck))
 
     futures = [extract_campaign_info.submit(api, run, stager, batch)
                for batch in steps.batches(need_info, steps.INFO_BATCH)]
-    full = sorted(set(new) | set(p.repull_full))
+    full = sorted(set(new) | set(p.repair.full))
     incremental = [c for c in p.active_campaigns if c not in set(full)]
     status_from = None
-    if p.status_watermark is None:  # no run completed yet: what the lake holds may be partial, read it whole
+    if p.status_cursor is None:  # no run completed yet: what the lake holds may be partial, read it whole
         full += incremental
         incremental = []
     else:
-        status_from = p.status_watermark - steps.STATUS_OVERLAP
+        status_from = steps.wire_minus(p.status_cursor, steps.STATUS_OVERLAP)
     futures += [extract_messages.submit(api, run, stager, batch) for batch in steps.batches(full)]
     futures += [extract_messages.submit(api, run, stager, batch, status_from) for batch in steps.batches(incremental)]
-    if p.recheck_message_ids:
+    if p.repair.recheck_ids:
         futures += [extract_statuses.submit(api, run, stager, batch)
-                    for batch in steps.batches(p.recheck_message_ids, steps.STATUS_BATCH)]
+                    for batch in steps.batches(p.repair.recheck_ids, steps.STATUS_BATCH)]
     futures += [extract_links.submit(api, run, stager, batch) for batch in steps.batches(new, steps.INFO_BATCH)]
     links_future = refresh_links.submit(api, run, stager, run.as_of - steps.CLICK_HORIZON)
     for done, future in enumerate(futures, 1):
@@ -205,9 +284,10 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     summary.update(staged_rows=dict(result.rows), unexpected=dict(result.unexpected),
                    links_with_new_clicks=len(changed_links),
                    watermarks={"campaigns_created_from": p.campaigns_from.isoformat(),
-                               "status_updated_from": status_from.isoformat() if status_from else None,
-                               "next_status_updated_from": (run.as_of - steps.STATUS_OVERLAP).isoformat()})
-    return merge_and_publish(run, stager, summary)
+                               "status_updated_from": status_from,
+                               "status_cursor": cursor,
+                               "gateway_time_seen": steps.newest_wire_ts(result.newest.values())})
+    return merge_and_publish(run, api, stager, summary, p.tried)
 
 
 def _summary(run: steps.RunContext, api: SmsApi, started: datetime, outcome: str) -> dict:

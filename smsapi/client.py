@@ -15,7 +15,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, Self
 from urllib.parse import quote_plus, urlsplit
 
@@ -119,6 +120,8 @@ class ApiStats:
         self.domain_switches = 0
         self.rate_limit_waits = 0
         self.rate_limit_wait_seconds = 0.0
+        self.repeated_items = 0  # list items seen twice while paging (dropped)
+        self.lists_shrunk = 0  # listings whose totalItemCount fell while paging (re-read from the start)
 
     def add_call(self, endpoint: str) -> None:
         with self._lock:
@@ -141,6 +144,11 @@ class ApiStats:
         with self._lock:
             self.domain_switches += 1
 
+    def add_paging(self, repeated: int, shrunk: bool) -> None:
+        with self._lock:
+            self.repeated_items += repeated
+            self.lists_shrunk += int(shrunk)
+
     @property
     def total_calls(self) -> int:
         with self._lock:
@@ -156,6 +164,8 @@ class ApiStats:
                 "domain_switches": self.domain_switches,
                 "rate_limit_waits": self.rate_limit_waits,
                 "rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 3),
+                "repeated_items": self.repeated_items,
+                "lists_shrunk": self.lists_shrunk,
             }
 
     def __repr__(self) -> str:
@@ -180,6 +190,24 @@ def _chunks(values: Iterable[Any], size: int) -> Iterator[list]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def _drop_repeats(items: list, newest_id: int) -> tuple[list, int, int]:
+    """Items of an id-ascending page whose id is above ``newest_id``: (kept, dropped, new newest id).
+    Items without an integer id are kept (the transforms flag them)."""
+    kept, dropped = [], 0
+    for item in items:
+        try:
+            item_id = int(str(item.get("id")))
+        except (AttributeError, ValueError):
+            kept.append(item)
+            continue
+        if item_id <= newest_id:
+            dropped += 1
+            continue
+        newest_id = item_id
+        kept.append(item)
+    return kept, dropped, newest_id
 
 
 def _normalise_base(url: str) -> str:
@@ -236,6 +264,7 @@ class SmsApi:
         self.limiter = RateLimiter(rate_limit_per_method, sleep=sleep)
         self.stats = ApiStats()
         self._links_module: str | None = None
+        self._gateway_date: tuple[datetime, float] | None = None  # (latest Date header, monotonic then)
         if session is None:
             session = requests.Session()
             adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
@@ -380,6 +409,7 @@ class SmsApi:
             )
             status = response.status_code
             content = response.content
+            self._note_gateway_date(response.headers.get("Date"))
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                 requests.exceptions.InvalidSchema) as exc:
             return _Failure("bad url", f"bad API URL: {self.redact(exc)}; check SMS_API_URL", retriable=False)
@@ -404,6 +434,36 @@ class SmsApi:
         except ValueError:
             return _Failure("bad body", f"HTTP {status}: envelope code {envelope['code']!r} is not a number")
         return code, envelope.get("data"), str(envelope.get("message") or "")
+
+    def _note_gateway_date(self, header: str | None) -> None:
+        """Remember the gateway's clock as its responses show it (the HTTP Date header, UTC)."""
+        if not header:
+            return
+        try:
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return
+        if when.tzinfo is None:
+            return
+        when = when.astimezone(UTC)
+        with self._lock:
+            self._gateway_date = (when, time.monotonic())
+
+    def gateway_now(self) -> datetime | None:
+        """The gateway's clock now (aware UTC): its latest Date header plus the time elapsed here since;
+        None before any response carried one. The machine's own clock and zone play no part."""
+        with self._lock:
+            seen = self._gateway_date
+        if seen is None:
+            return None
+        return seen[0] + timedelta(seconds=time.monotonic() - seen[1])
+
+    def gateway_clock(self) -> datetime | None:
+        """``gateway_now()``, asking the gateway once (User/GetOwnBalance, the cheapest documented call) when
+        no response has shown its clock yet; None if the gateway sends no Date header at all."""
+        if self.gateway_now() is None:
+            self.get_balance()
+        return self.gateway_now()
 
     def _back_off(self, endpoint: str, attempt: int, cause: str, text: str) -> None:
         base = min(self.backoff * (2 ** (attempt - 1)), self.max_backoff)
@@ -458,20 +518,46 @@ class SmsApi:
     # -- paging helpers -----------------------------------------------------------------------------------
     def paginate(self, module: str, method: str, params: Mapping[str, Any] | None = None,
                  page_size: int = PAGE_SIZE) -> Iterator[list[dict]]:
-        """Yield the non-empty pages of a List method until an empty page or ``totalItemCount`` is reached."""
-        pager = PageNumberPaginator(page_size)
-        while pager.has_next_page:
-            data = self.call(module, method, {**(params or {}), "pagination": pager.request_params()})
-            pager.update_state(data)
-            items = pager.items_of(data)
-            if items:
-                yield items
+        """Yield the non-empty pages of a List method until an empty page or ``totalItemCount`` is reached.
+
+        Pages are read in a stable order, ``sort[id]=ASC`` (unless the caller sorts otherwise), so items that join
+        the set while it is paged land after the cursor or repeat at a page boundary, never skip one. A repeat
+        (an id not above the largest seen) is dropped. If ``totalItemCount`` falls while paging (items left the
+        set, shifting later ones onto pages already read), the listing is read once more from the start; the
+        keyed merge downstream absorbs what that repeats. Both are counted in ``stats`` (``repeated_items``,
+        ``lists_shrunk``), never silent."""
+        params = dict(params or {})
+        by_id = "sort" not in params
+        params.setdefault("sort", {"id": "ASC"})
+        repeated = 0
+        shrunk = False
+        for attempt in range(2):
+            pager = PageNumberPaginator(page_size)
+            first_total = None
+            newest_id = -1
+            while pager.has_next_page:
+                data = self.call(module, method, {**params, "pagination": pager.request_params()})
+                pager.update_state(data)
+                first_total = pager.total if first_total is None else first_total
+                items = pager.items_of(data)
+                if by_id and attempt == 0:
+                    items, dropped, newest_id = _drop_repeats(items, newest_id)
+                    repeated += dropped
+                if items:
+                    yield items
+            if attempt or first_total is None or pager.total is None or pager.total >= first_total:
+                break
+            shrunk = True
+            log.warning("%s/%s: the list shrank from %d to %d items while it was paged; reading it again",
+                        module, method, first_total, pager.total)
+        self.stats.add_paging(repeated, shrunk)
 
     def _ts(self, value: datetime | date | str) -> str:
         return format_ts(value, self.zone)
 
     def now_local(self) -> datetime:
-        return to_local(datetime.now(self.zone), self.zone)
+        """Account-local now for open upper bounds: the gateway's clock once a response has shown it."""
+        return to_local(self.gateway_now() or datetime.now(self.zone), self.zone)
 
     # -- campaigns ----------------------------------------------------------------------------------------
     def list_campaigns(self, created_from: datetime | date, created_to: datetime | date | None = None,
@@ -485,6 +571,13 @@ class SmsApi:
             if sort:
                 params["sort"] = dict(sort)
             yield from self.paginate("Campaign", "List", params, page_size)
+
+    def list_campaigns_by_ids(self, campaign_ids: Iterable[int | str],
+                              page_size: int = PAGE_SIZE) -> Iterator[list[dict]]:
+        """Pages of Campaign/List for ``campaign_ids`` (``criteria[ids]``, ≤100 a call; no date limit applies
+        with ids given), each item with its counters."""
+        for chunk in _chunks(campaign_ids, IDS_PER_CALL):
+            yield from self.paginate("Campaign", "List", {"criteria": {"ids": chunk}}, page_size)
 
     def get_campaign(self, campaign_id: int | str) -> dict:
         return self.call("Campaign", "Get", {"id": campaign_id})
@@ -556,18 +649,29 @@ class SmsApi:
     def get_link(self, link_id: int | str) -> dict:
         return self.call("Link", "Get", {"id": link_id})
 
-    def get_link_stats(self, link_ids: Iterable[int | str], period_type: str, date_from: datetime | date,
-                       date_to: datetime | date | None = None) -> Iterator[dict]:
-        """Link/GetStats ``{items, totals}`` dicts for ``link_ids`` in chunks of 5; ranges wider than the
-        period type allows (minute 3 h, hourly 1 week, daily 90 days, monthly 3 years) are walked in windows."""
+    def get_link_stats(self, link_ids: Iterable[int | str], period_type: str,
+                       date_from: datetime | date | str | None = None,
+                       date_to: datetime | date | str | None = None) -> Iterator[tuple[list, Any]]:
+        """Link/GetStats for ``link_ids`` in chunks of 5: yields ``(ids sent, data)`` pairs, because the answer
+        (API.md 5.9) is a period-major grid whose ``clicksN``/``redirectsN`` columns name a link only by its
+        position N in the ids sent. With no dates the gateway answers its own last maximum interval (minute 3 h,
+        hourly 1 week, daily 90 days, monthly 3 years) by its own clock; a range wider than that is walked in
+        windows (an open end means the gateway's now)."""
         if period_type not in LINK_STATS_MAX_RANGE:
             raise ValueError(f"period_type must be one of {sorted(LINK_STATS_MAX_RANGE)}, not {period_type!r}")
-        date_to = self.now_local() if date_to is None else date_to
-        windows = list(split_windows(date_from, date_to, self.zone, LINK_STATS_MAX_RANGE[period_type]))
+        windows: list[dict] = [{}]
+        if date_from is not None:
+            date_to = self.now_local() if date_to is None else date_to
+            windows = [{"dateFrom": lo, "dateTo": hi}
+                       for lo, hi in split_windows(date_from, date_to, self.zone, LINK_STATS_MAX_RANGE[period_type])]
+        elif date_to is not None:
+            windows = [{"dateTo": self._ts(date_to)}]
         for chunk in _chunks(link_ids, LINK_STATS_IDS_PER_CALL):
-            for lo, hi in windows:
-                yield self.call("Link", "GetStats", {"ids": chunk, "type": period_type,
-                                                     "criteria": {"dateFrom": lo, "dateTo": hi}})
+            for criteria in windows:
+                params: dict[str, Any] = {"ids": chunk, "type": period_type}
+                if criteria:
+                    params["criteria"] = criteria
+                yield chunk, self.call("Link", "GetStats", params)
 
     # -- account and tasks ----------------------------------------------------------------------------------
     def get_balance(self) -> dict:

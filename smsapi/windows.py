@@ -33,8 +33,11 @@ def get_zone(name: str | tzinfo, variable: str = "SMS_TIMEZONE") -> tzinfo:
         ) from None
 
 
-def to_local(value: datetime | date, zone: tzinfo) -> datetime:
-    """``value`` as a naive account-local datetime (naive input is taken as already account-local)."""
+def to_local(value: datetime | date | str, zone: tzinfo) -> datetime:
+    """``value`` as a naive account-local datetime (naive input is taken as already account-local; a wire
+    string ``YYYY-MM-DD HH:MM:SS`` is the gateway's own wall time and is only parsed, never converted)."""
+    if isinstance(value, str):
+        return datetime.strptime(value, WIRE_FORMAT)
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     if value.tzinfo is not None:
@@ -49,7 +52,7 @@ def format_ts(value: datetime | date | str, zone: tzinfo) -> str:
     return to_local(value, zone).strftime(WIRE_FORMAT)
 
 
-def split_windows(start: datetime | date, end: datetime | date, zone: tzinfo,
+def split_windows(start: datetime | date | str, end: datetime | date | str, zone: tzinfo,
                   max_window: timedelta = MAX_WINDOW) -> Iterator[tuple[str, str]]:
     """Yield ``(from, to)`` wire strings covering ``[start, end]`` in consecutive windows of at most
     ``max_window``; bounds are inclusive to the second, so windows neither overlap nor leave gaps."""

@@ -54,11 +54,11 @@ def demo(data_dir: Path, campaigns: int = 40, messages: int = 20_000, seed: int 
         os.environ.update(SMS_API_URL=sandbox.url, SMS_API_KEY=SANDBOX_API_KEY, SMS_TIMEZONE=TIMEZONE,
                           SMS_RATE_LIMIT=os.environ.get("SMS_RATE_LIMIT", "none"))
         print(f"sandbox at {sandbox.url}, clock {sandbox.clock():%Y-%m-%d %H:%M} ({TIMEZONE}); data in {data_dir}")
-        first = sync(str(data_dir), as_of=sandbox.clock().replace(tzinfo=ZoneInfo(TIMEZONE)))
+        first = sync(str(data_dir))
         print(format_summary(first))
-        later = sandbox.clock(advance=ADVANCE).replace(tzinfo=ZoneInfo(TIMEZONE))
+        later = sandbox.clock(advance=ADVANCE)
         print(f"\nadvanced the sandbox clock {ADVANCE.days} days to {later:%Y-%m-%d %H:%M}: late reports arrive")
-        second = sync(str(data_dir), as_of=later)
+        second = sync(str(data_dir))
         print(format_summary(second))
     con = warehouse.connect(data_dir)
     try:

@@ -3,6 +3,8 @@
 -- (campaign_counters.msg_count, from Campaign/GetInfo). difference = warehouse - gateway.
 -- total_gateway is the campaign's totalMsgNum, else the sum of its counters. Gateway columns are NULL
 -- for a campaign without counters; is_consistent is true only when counters exist and every count matches.
+-- is_counters_lagging: the counters were updated (counters.updateTs) before the campaign's newest status
+-- change, so a difference may only be the gateway not having counted that change yet.
 with
 
 campaigns as (
@@ -14,6 +16,14 @@ campaigns as (
 warehouse as (
 
     select * from int_campaign_status_counts
+
+),
+
+message_updates as (
+
+    select campaign_id, max(status_updated_at) as messages_updated_at
+    from stg_messages
+    group by campaign_id
 
 ),
 
@@ -56,6 +66,8 @@ joined as (
         spine.campaign_id,
         gateway.campaign_id is not null as has_gateway_counters,
         gateway.counters_observed_at,
+        campaigns.counters_updated_at,
+        message_updates.messages_updated_at,
         coalesce(warehouse.status_new, 0) as new_warehouse,
         case when gateway.campaign_id is not null then coalesce(gateway.new, 0) end as new_gateway,
         coalesce(warehouse.status_enqueud, 0) as enqueud_warehouse,
@@ -89,6 +101,8 @@ joined as (
         on spine.campaign_id = warehouse.campaign_id
     left join gateway
         on spine.campaign_id = gateway.campaign_id
+    left join message_updates
+        on spine.campaign_id = message_updates.campaign_id
 
 ),
 
@@ -98,6 +112,9 @@ final as (
         campaign_id,
         has_gateway_counters,
         counters_observed_at,
+        counters_updated_at,
+        messages_updated_at,
+        coalesce(counters_updated_at < messages_updated_at, false) as is_counters_lagging,
         cast(new_warehouse as bigint) as new_warehouse,
         cast(new_gateway as bigint) as new_gateway,
         cast(new_warehouse - new_gateway as bigint) as new_difference,

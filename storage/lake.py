@@ -53,19 +53,22 @@ TABLES: dict[str, TableSpec] = {
     "campaign_counters": TableSpec(
         ("campaign_id", "status"), "observed_at desc", ("msg_count", "seg_count", "cost"),
     ),
+    # The latest status: a final one is never replaced by a non-final one, then the latest observation, then
+    # the latest stamp. Not the stamp first: around a DST fall-back a later status can carry an earlier wall time.
     "messages": TableSpec(
-        ("message_id",), "status_updated_at desc nulls last, observed_at desc",
+        ("message_id",), "is_final desc nulls last, observed_at desc, status_updated_at desc nulls last",
         ("status_raw", "status_updated_at", "segments", "segment_price"), partitioned=True,
         keep=(("first_observed_at", "min"),),
     ),
     "message_status_history": TableSpec(
         ("message_id", "status_raw", "status_updated_at"), "observed_at asc, run_id asc", (), partitioned=True,
     ),
-    # Link/List rows carry no campaign: the campaign a link was first seen with (GetLinks) is kept.
-    "links": TableSpec(("link_id",), "observed_at desc", ("click_count", "redirect_count", "status"),
-                       keep=(("campaign_id", "max"),)),
+    # Link/List rows carry no campaign: the campaign a link was first seen with (GetLinks) is kept. GetLinks
+    # rows carry no status: of one run's two observations, the Link/List one (with status) wins.
+    "links": TableSpec(("link_id",), "observed_at desc, status nulls last, redirect_count nulls last",
+                       ("click_count", "redirect_count", "status"), keep=(("campaign_id", "max"),)),
     "link_click_stats": TableSpec(
-        ("link_id", "period_type", "period_start"), "observed_at desc", ("click_count",),
+        ("link_id", "period_type", "period_start"), "observed_at desc", ("click_count", "redirect_count"),
     ),
     "sync_runs": TableSpec(("run_id",), "ended_at desc nulls last", ()),
     "sync_run_entities": TableSpec(("run_id", "entity"), "rows_added desc", ()),
@@ -229,13 +232,14 @@ class Lake:
             copy (
                 with u as (
                     select * from read_parquet({sql_list(updates)})
-                    qualify row_number() over (
-                        partition by message_id order by status_updated_at desc nulls last) = 1
+                    qualify row_number() over (partition by message_id
+                        order by is_final desc nulls last, status_updated_at desc nulls last) = 1
                 )
                 select m.* replace (
                     u.status::varchar as status, u.status_raw as status_raw, u.is_final as is_final,
                     u.is_unexpected as is_unexpected,
                     coalesce(u.status_updated_at, m.status_updated_at) as status_updated_at,
+                    coalesce(u.send_started_at, m.send_started_at) as send_started_at,
                     coalesce(u.segments, m.segments) as segments,
                     coalesce(u.segments, m.segments) * m.segment_price as cost,
                     u.observed_at as observed_at)

@@ -90,7 +90,9 @@ TABLES: dict[str, str] = {
         link_id bigint,
         period_type varchar,
         period_start timestamptz,
+        period_end timestamptz,
         click_count bigint,
+        redirect_count bigint,
         observed_at timestamptz,
         primary key (link_id, period_type, period_start)
     """,

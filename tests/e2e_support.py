@@ -28,12 +28,13 @@ class SyncedSandbox:
     summaries: list = field(default_factory=list)
 
     def as_of(self) -> datetime:
-        return self.sandbox.clock.now.replace(tzinfo=ZoneInfo(SANDBOX_TZ))
+        """The sandbox's clock: for a test to choose dates relative to it (the sync never sees it)."""
+        return self.sandbox.clock.now.replace(tzinfo=ZoneInfo(self.sandbox.timezone))
 
     def sync(self, **kwargs) -> dict:
         from flows.sync import sync
 
-        summary = sync(str(self.data_dir), as_of=self.as_of(), **kwargs)
+        summary = sync(str(self.data_dir), **kwargs)
         self.summaries.append(summary)
         return summary
 

@@ -124,16 +124,53 @@ def timestamp(raw, tz: str) -> tuple[pd.Series, int]:
     """`YYYY-MM-DD HH:MM:SS` naive local time in IANA zone `tz` -> UTC `datetime64[us, UTC]`.
 
     DST policy: an ambiguous wall time (the repeated hour when clocks go back) is read as its earliest instant
-    (the first occurrence, still on summer time); a nonexistent wall time (the skipped hour when clocks go
-    forward) is shifted forward to the first valid instant. Blank or null -> NaT, not counted; an unparseable
-    string -> NaT, counted.
+    (the first occurrence, still on summer time) unless the caller orders it (`timestamp_readings`); a
+    nonexistent wall time (the skipped hour when clocks go forward) is shifted forward to the first valid
+    instant. Blank or null -> NaT, not counted; an unparseable string -> NaT, counted.
     """
+    earliest, _, bad = timestamp_readings(raw, tz)
+    return earliest, bad
+
+
+def timestamp_readings(raw, tz: str) -> tuple[pd.Series, pd.Series, int]:
+    """Both readings of each wire time: (earliest instant, latest instant, unparseable count). They differ only
+    for a wall time in the repeated hour of a fall-back shift, where the wire alone cannot tell which was meant."""
     arr = text(raw)
     parsed = pc.strptime(arr, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
     bad = parsed.null_count - arr.null_count  # malformed or impossible (month 13)
     naive = pd.Series(parsed.to_numpy(zero_copy_only=False), dtype="datetime64[us]")
-    local = naive.dt.tz_localize(tz, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward")
-    return local.dt.tz_convert("UTC").astype(TS_DTYPE), bad
+    return _localize(naive, tz, True), _localize(naive, tz, False), bad
+
+
+def _localize(naive: pd.Series, tz: str, earliest: bool) -> pd.Series:
+    local = naive.dt.tz_localize(tz, ambiguous=np.full(len(naive), earliest, dtype=bool),
+                                 nonexistent="shift_forward")
+    return local.dt.tz_convert("UTC").astype(TS_DTYPE)
+
+
+def not_before(earliest: pd.Series, latest: pd.Series, floor: pd.Series) -> pd.Series:
+    """The earliest reading, unless only the latest reading is at or after `floor` (a time that must precede
+    it: a status cannot change before sending started). This is how an ambiguous wall time is resolved by the
+    order the gateway reported: ACCEPTD 03:50 summer time then DELIVRD 03:10 is DELIVRD 03:10 winter time."""
+    use_latest = (earliest < floor) & (latest >= floor) & (earliest != latest)
+    return earliest.where(~use_latest.fillna(False).to_numpy(dtype=bool), latest)
+
+
+def ordered(earliest: pd.Series, latest: pd.Series) -> pd.Series:
+    """Readings of times listed in chronological order (a GetStats grid): where a wall time does not come
+    after the one before it (the repeated hour of a fall-back shift), its latest reading is taken."""
+    if earliest.equals(latest):
+        return earliest
+    out = earliest.copy()
+    values = out.to_list()
+    late = latest.to_list()
+    previous = None
+    for i, value in enumerate(values):
+        if value is not pd.NaT and previous is not None and value <= previous and late[i] > previous:
+            values[i] = late[i]
+        if values[i] is not pd.NaT:
+            previous = values[i]
+    return pd.Series(values, dtype=TS_DTYPE, index=out.index)
 
 
 def status(raw) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, int]:

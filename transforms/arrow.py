@@ -46,7 +46,9 @@ ARROW_SCHEMAS: dict[str, pa.Schema] = {
         ("comment", _S), ("status", _I32), ("click_count", _I64), ("redirect_count", _I64), ("observed_at", _TS),
     ),
     "link_click_stats": _schema(
-        ("link_id", _I64), ("period_type", _S), ("period_start", _TS), ("click_count", _I64), ("observed_at", _TS),
+        ("link_id", _I64), ("period_type", _S), ("period_start", _TS), ("period_end", _TS), ("click_count", _I64),
+        ("redirect_count", _I64),
+        ("observed_at", _TS),
     ),
     "sync_runs": _schema(
         ("run_id", _S), ("as_of", _TS), ("started_at", _TS), ("ended_at", _TS), ("outcome", _S), ("api_calls", _I64),

@@ -11,6 +11,7 @@ counted when the id was present), since they cannot be keyed in the warehouse.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import NamedTuple
 
@@ -49,7 +50,8 @@ COLUMNS: dict[str, list[str]] = {
         "link_id", "campaign_id", "code", "short_link", "full_link", "comment", "status", "click_count",
         "redirect_count", "observed_at",
     ],
-    "link_click_stats": ["link_id", "period_type", "period_start", "click_count", "observed_at"],
+    "link_click_stats": ["link_id", "period_type", "period_start", "period_end", "click_count", "redirect_count",
+                         "observed_at"],
 }
 
 
@@ -212,6 +214,7 @@ def messages(items: Items, tz: str, observed_at: Observed) -> Normalized:
     price = k(c.decimal(raw["segUserBuy"]))
     status, status_raw, is_final, is_unexpected = k(c.status(raw["status"]))
     observed = c.constant_ts(observed_at, n)
+    send_started_at, status_updated_at = _send_and_status_times(raw, tz, k)
     out = {
         "message_id": k(c.integer(raw["id"])),
         "campaign_id": k(c.integer(raw["campaignId"])),
@@ -225,8 +228,8 @@ def messages(items: Items, tz: str, observed_at: Observed) -> Normalized:
         "status_raw": status_raw,
         "is_final": is_final,
         "is_unexpected": is_unexpected,
-        "send_started_at": k(c.timestamp(raw["startSendTs"], tz)),
-        "status_updated_at": k(c.timestamp(raw["statusUpdateTs"], tz)),
+        "send_started_at": send_started_at,
+        "status_updated_at": status_updated_at,
         "country_a2": c.string(raw["countryA2"]),
         "operator_name": c.string(raw["operatorName"]),
         "uuid": c.string(raw["uuid"]),
@@ -236,12 +239,21 @@ def messages(items: Items, tz: str, observed_at: Observed) -> Normalized:
     return _keyed(out, "message_id", k, "messages")
 
 
+def _send_and_status_times(raw: dict, tz: str, k: _Counter) -> tuple[pd.Series, pd.Series]:
+    """startSendTs and statusUpdateTs as instants; an ambiguous statusUpdateTs is ordered after the send start
+    (`_coerce.not_before`), so a fall-back shift never makes a message "delivered before it was sent"."""
+    send_started_at = k(c.timestamp(raw["startSendTs"], tz))
+    earliest, latest = k(c.timestamp_readings(raw["statusUpdateTs"], tz))
+    return send_started_at, c.not_before(earliest, latest, send_started_at)
+
+
 def message_statuses(items: Items, tz: str, observed_at: Observed) -> Normalized:
     """Message/GetSMSStatus items -> message_id, status, status_raw, is_final, is_unexpected, segments,
     send_started_at, status_updated_at, observed_at. Missing timestamp keys (2016 shape) give NaT."""
     n, raw = _records(items, ["id", "status", "segNum", "startSendTs", "statusUpdateTs"])
     k = _Counter()
     status, status_raw, is_final, is_unexpected = k(c.status(raw["status"]))
+    send_started_at, status_updated_at = _send_and_status_times(raw, tz, k)
     out = {
         "message_id": k(c.integer(raw["id"])),
         "status": status,
@@ -249,8 +261,8 @@ def message_statuses(items: Items, tz: str, observed_at: Observed) -> Normalized
         "is_final": is_final,
         "is_unexpected": is_unexpected,
         "segments": k(c.integer(raw["segNum"], "Int32")),
-        "send_started_at": k(c.timestamp(raw["startSendTs"], tz)),
-        "status_updated_at": k(c.timestamp(raw["statusUpdateTs"], tz)),
+        "send_started_at": send_started_at,
+        "status_updated_at": status_updated_at,
         "observed_at": c.constant_ts(observed_at, n),
     }
     return _keyed(out, "message_id", k, "message_statuses")
@@ -277,22 +289,95 @@ def links(items: Items, campaign_id: int | None, observed_at: Observed) -> Norma
     return _keyed(out, "link_id", k, "links")
 
 
-def link_click_stats(items: Items, period_type: str, tz: str, observed_at: Observed) -> Normalized:
-    """Link/GetStats `data["items"]` rows `{linkId, date, clickCnt}` -> `link_click_stats` rows.
+# Period labels of a GetStats grid (API.md 5.9): daily `YYYY-MM-DD`, monthly `YYYY-MM` (captured); hourly and
+# minute were not captured, so each accepts the three forms the reference lists. Each regex maps to a suffix
+# that completes the label to `YYYY-MM-DD HH:MM:SS`, the period's start in the account's zone.
+_INTRADAY = ((r"^\d{4}-\d{2}-\d{2} \d{2}$", ":00:00"), (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$", ":00"),
+             (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", ""))
+PERIOD_LABELS = {
+    "monthly": ((r"^\d{4}-\d{2}$", "-01 00:00:00"),),
+    "daily": ((r"^\d{4}-\d{2}-\d{2}$", " 00:00:00"),),
+    "hourly": _INTRADAY,
+    "minute": _INTRADAY,
+}
+_GRID_COLUMN = re.compile(r"^(clicks|redirects)(\d+)$")
 
-    `period_type` is one of minute, hourly, daily, monthly (else ValueError). Rows without a link id or a
-    period start are dropped (both are in the primary key).
+
+def _period_starts(labels: list, period_type: str) -> pa.Array:
+    """Labels completed to wire timestamps; a label of another form is null."""
+    arr = c.text(labels)
+    out = pa.nulls(len(arr), pa.string())
+    for pattern, suffix in PERIOD_LABELS[period_type]:
+        out = pc.if_else(pc.match_substring_regex(arr, pattern), pc.binary_join_element_wise(arr, suffix, ""), out)
+    return out
+
+
+def _period_ends(period_start: pd.Series, starts: pa.Array, period_type: str, tz: str) -> pd.Series:
+    """Exclusive period ends: a minute or an hour of real time after the start; the next local midnight or
+    the first of the next month in the account's zone (a DST day lasts 23 or 25 hours)."""
+    if period_type == "minute":
+        return period_start + pd.Timedelta(minutes=1)
+    if period_type == "hourly":
+        return period_start + pd.Timedelta(hours=1)
+    naive = pd.Series(pc.strptime(starts, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
+                      .to_numpy(zero_copy_only=False), dtype="datetime64[us]")
+    step = pd.DateOffset(days=1) if period_type == "daily" else pd.DateOffset(months=1)
+    return c.timestamp_readings(c.text((naive + step).dt.strftime("%Y-%m-%d %H:%M:%S")), tz)[0]
+
+
+def link_click_stats(data, link_ids: list, period_type: str, tz: str, observed_at: Observed) -> Normalized:
+    """A Link/GetStats answer (API.md 5.9: a period-major grid) -> `link_click_stats` rows, one per period per
+    link, empty periods included.
+
+    `data` is `{"items": [{"param": label, "clicks0": v, "redirects0": v, ...}], "totals": {...}}` exactly as on
+    the wire; `link_ids` are the ids the request sent, in order: the N of `clicksN`/`redirectsN` is a position
+    in them. Values are numbers or strings; null and "" mean 0. A link whose position no row answers (an id the
+    gateway does not know) gets no rows. Unexpected, counted and left out of the rows (raw keeps them): a label
+    that is not of the type's form, a column N beyond the ids sent, an item that is not an object; a count
+    that is not a whole number is kept as NULL and counted. `totals` is not read (rows carry every count).
+    Repeated wall-clock labels (a fall-back hour) are read in the order the gateway listed them.
     """
     if period_type not in PERIOD_TYPES:
         raise ValueError(f"period_type must be one of {PERIOD_TYPES}, not {period_type!r}")
-    n, raw = _records(items, ["linkId", "date", "clickCnt"])
+    items = (data.get("items") if isinstance(data, dict) else None) or []
+    if not isinstance(items, list):
+        items = []
     k = _Counter()
+    rows = [it for it in items if isinstance(it, dict)]
+    k.n += len(items) - len(rows)
+    ids = k(c.integer(list(link_ids)))
+    answered = set()
+    for row in rows:
+        for key in row:
+            if (m := _GRID_COLUMN.match(key)) is not None:
+                if int(m.group(2)) < len(ids):
+                    answered.add(int(m.group(2)))
+                else:
+                    k.n += 1
+    starts = _period_starts([r.get("param") for r in rows], period_type)
+    k.n += starts.null_count  # a row without a label, or with one not of the type's form
+    earliest, latest = k(c.timestamp_readings(starts, tz))
+    period_start = c.ordered(earliest, latest)
+    period_end = _period_ends(period_start, starts, period_type, tz)
+    positions = sorted(answered)
+    n_rows, n_links = len(rows), len(positions)
+
+    def counts(prefix: str) -> pd.Series:
+        values = [r.get(f"{prefix}{p}") for p in positions for r in rows]  # position-major
+        typed = k(c.integer(values))
+        blank = c.text(values).is_null().to_numpy(zero_copy_only=False)
+        return typed.mask(pd.Series(blank) & typed.isna(), 0)
+
     out = {
-        "link_id": k(c.integer(raw["linkId"])),
-        "period_type": pd.Series([period_type] * n, dtype=c.STRING_DTYPE),
-        "period_start": k(c.timestamp(raw["date"], tz)),
-        "click_count": k(c.integer(raw["clickCnt"])),
-        "observed_at": c.constant_ts(observed_at, n),
+        "link_id": ids.iloc[positions].repeat(n_rows).reset_index(drop=True),
+        "period_type": pd.Series([period_type] * (n_rows * n_links), dtype=c.STRING_DTYPE),
+        "period_start": pd.concat([period_start] * n_links, ignore_index=True) if n_links
+        else pd.Series([], dtype=c.TS_DTYPE),
+        "period_end": pd.concat([period_end] * n_links, ignore_index=True) if n_links
+        else pd.Series([], dtype=c.TS_DTYPE),
+        "click_count": counts("clicks"),
+        "redirect_count": counts("redirects"),
+        "observed_at": c.constant_ts(observed_at, n_rows * n_links),
     }
     frame = pd.DataFrame(out)[COLUMNS["link_click_stats"]]
     frame = frame[(frame["link_id"].notna() & frame["period_start"].notna()).to_numpy()].reset_index(drop=True)

@@ -63,6 +63,7 @@ class ScriptedServer:
         self.script: deque = deque()
         self.requests: list[Request] = []
         self.router: Callable[[Request], Any] = lambda req: {"code": 0, "data": None, "message": ""}
+        self.date_header: str | None = None  # the Date header to send (default: this machine's clock)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,6 +71,9 @@ class ScriptedServer:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                return outer.date_header or super().date_time_string(timestamp)
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

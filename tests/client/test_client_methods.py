@@ -68,19 +68,73 @@ def test_get_sms_status_yields_one_list_per_chunk_of_100(server, api):
     assert [len(x) for x in lists] == [100, 100, 1]
 
 
-def test_get_link_stats_sends_at_most_5_ids_with_type_and_dates(server, api):
-    server.router = lambda req: ok({"items": [], "totals": "0"})
+def test_get_link_stats_sends_at_most_5_ids_and_yields_each_answer_with_the_ids_it_sent(server, api):
+    server.router = lambda req: ok({"items": [], "totals": []})
     out = list(api.get_link_stats(range(12), "daily", datetime(2026, 1, 1), datetime(2026, 1, 31)))
-    assert out == [{"items": [], "totals": "0"}] * 3
+    assert out == [([0, 1, 2, 3, 4], {"items": [], "totals": []}), ([5, 6, 7, 8, 9], {"items": [], "totals": []}),
+                   ([10, 11], {"items": [], "totals": []})]
     f = server.requests[0].form
     assert [f[f"ids[{i}]"] for i in range(5)] == ["0", "1", "2", "3", "4"] and "ids[5]" not in f
     assert f["type"] == "daily" and f["criteria[dateFrom]"] == "2026-01-01 00:00:00"
 
 
+def test_get_link_stats_without_dates_leaves_the_window_to_the_gateways_clock(server, api):
+    server.router = lambda req: ok({"items": [], "totals": []})
+    list(api.get_link_stats([1, 2], "minute"))
+    assert server.requests[0].form == {"ids[0]": "1", "ids[1]": "2", "type": "minute"}
+
+
 def test_get_link_stats_walks_ranges_longer_than_the_period_type_allows(server, api):
-    server.router = lambda req: ok({"items": [], "totals": "0"})
+    server.router = lambda req: ok({"items": [], "totals": []})
     list(api.get_link_stats([1], "hourly", datetime(2026, 1, 1), datetime(2026, 1, 14, 23, 59, 59)))
     assert len(server.requests) == 2
+
+
+def test_lists_are_paged_in_id_order_unless_the_caller_sorts(server, api):
+    server.router = paged_router(1)
+    list(api.list_messages([1]))
+    list(api.list_campaigns(datetime(2026, 1, 1), datetime(2026, 1, 2), sort={"createTs": "DESC"}))
+    list(api.list_links())
+    assert server.requests[0].form["sort[id]"] == "ASC"
+    assert server.requests[1].form["sort[createTs]"] == "DESC" and "sort[id]" not in server.requests[1].form
+    assert server.requests[2].form["sort[id]"] == "ASC"
+
+
+def test_an_item_repeated_across_pages_is_dropped_and_counted(server, api):
+    """An item that joined the set behind the cursor pushes the page boundary: the next page repeats one."""
+    server.add(ok({"items": [{"id": str(i)} for i in range(100)], "totalItemCount": "150"}),
+               ok({"items": [{"id": str(i)} for i in range(99, 150)], "totalItemCount": "151"}))
+    pages = list(api.list_messages([1]))
+    ids = [int(item["id"]) for page in pages for item in page]
+    assert ids == list(range(150))
+    assert api.stats.repeated_items == 1 and api.stats.snapshot()["repeated_items"] == 1
+
+
+def test_a_list_that_shrinks_while_paged_is_read_again_so_no_item_is_skipped(server, api):
+    """Item 5 leaves the set after page 0 was read: item 100 slides onto page 0, which was already read."""
+    server.add(ok({"items": [{"id": str(i)} for i in range(100)], "totalItemCount": "150"}),
+               ok({"items": [{"id": str(i)} for i in range(101, 150)], "totalItemCount": "149"}),
+               ok({"items": [{"id": str(i)} for i in range(101) if i != 5], "totalItemCount": "149"}),
+               ok({"items": [{"id": str(i)} for i in range(101, 150)], "totalItemCount": "149"}))
+    seen = {int(item["id"]) for page in api.list_messages([1]) for item in page}
+    assert seen == set(range(150))  # 100 included: without the second reading it would be skipped
+    assert api.stats.lists_shrunk == 1 and len(server.requests) == 4
+
+
+def test_the_gateways_clock_is_its_date_header_not_this_machines(server, api):
+    server.date_header = "Sun, 01 Nov 2026 07:00:00 GMT"
+    assert api.gateway_now() is None
+    clock = api.gateway_clock()  # no response yet: one cheap call shows it
+    assert server.endpoints() == ["User/GetOwnBalance"]
+    assert datetime(2026, 11, 1, 7, 0, tzinfo=UTC) <= clock < datetime(2026, 11, 1, 7, 1, tzinfo=UTC)
+    assert api.now_local().strftime("%Y-%m-%d %H:%M") == "2026-11-01 12:00"  # Asia/Almaty, UTC+5
+    api.gateway_clock()
+    assert len(server.requests) == 1  # known from then on
+
+
+def test_a_gateway_without_a_date_header_has_no_clock_to_show(server, api):
+    server.date_header = "not a date"
+    assert api.gateway_clock() is None
 
 
 def test_list_links_sends_the_from_bound_as_a_date(server, api):

@@ -75,8 +75,8 @@ def test_campaigns_and_counters_round_trip_through_duckdb(con, f1_campaign, obse
 def test_links_and_stats_round_trip_through_duckdb(con, observed):
     links = transforms.links([{"id": "1", "code": "a", "clickCnt": "2", "redirectCnt": "1"}], 399768, observed)
     assert len(_insert(con, "links", links.frame)) == 1
-    stats = transforms.link_click_stats([{"linkId": "1", "date": "2021-09-04 00:00:00", "clickCnt": "2"}],
-                                        "daily", ALMATY, observed)
+    stats = transforms.link_click_stats({"items": [{"param": "2021-09-04", "clicks0": "2", "redirects0": 1}],
+                                         "totals": {"totalClicks0": "2"}}, ["1"], "daily", ALMATY, observed)
     assert len(_insert(con, "link_click_stats", stats.frame)) == 1
 
 

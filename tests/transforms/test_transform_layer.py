@@ -8,7 +8,7 @@ from pathlib import Path
 
 import transforms
 
-ALLOWED = {"numpy", "pandas", "pyarrow", "__future__", "datetime", "typing", "decimal"}
+ALLOWED = {"numpy", "pandas", "pyarrow", "__future__", "datetime", "typing", "decimal", "re"}
 
 
 def test_transforms_import_only_pandas_pyarrow_and_stdlib():
