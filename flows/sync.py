@@ -337,8 +337,21 @@ def format_summary(summary: dict, markdown: bool = False) -> str:
         lines += [f"  {t:<24} +{r['added']:<9} ~{r['changed']}" for t, r in sorted(summary["rows"].items())]
     if summary["unexpected"]:
         lines.append(f"unexpected values (kept in raw, flagged): {summary['unexpected']}")
+    if summary.get("repaired_campaigns"):
+        lines.append(f"repaired in this run (re-read after disagreeing with the gateway's counters): "
+                     f"{len(summary['repaired_campaigns'])} campaigns")
     mismatches = summary["reconciliation_mismatches"]
     if mismatches:
-        lines.append(f"{len(mismatches)} campaigns disagree with the gateway's counters (re-read next run): "
-                     + ", ".join(sorted(mismatches)[:20]))
+        lines.append(f"{len(mismatches)} campaigns disagree with the gateway's counters (warehouse - gateway):")
+        for cid, m in sorted(mismatches.items())[:20]:
+            differences = ", ".join(f"{s} {d:+d}" for s, d in sorted(m.get("differences", {}).items()))
+            lines.append(f"{'- ' if markdown else '  '}{cid}: {differences or 'totals differ'}"
+                         f" ({_MISMATCH_ACTIONS.get(m.get('action'), m.get('action'))})")
     return "\n".join(lines)
+
+
+_MISMATCH_ACTIONS = {
+    "wait": "the counters lag the newest status change; compared again next run",
+    "reported": "still disagrees after a re-read: the gateway's counters look frozen; re-read once they change",
+    "full": "to be re-read in full next run", "recheck": "statuses to be re-checked next run",
+}

@@ -1,10 +1,12 @@
-"""The warehouses the notebooks run against: one synced from the sandbox, and an empty one."""
+"""The data directories the notebooks run against: one synced from the sandbox, and one with an empty warehouse."""
 
 import sys
 from pathlib import Path
 
 import duckdb
 import pytest
+
+from storage.warehouse import WAREHOUSE_FILE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sql" / "fixtures"))
 
@@ -23,11 +25,15 @@ def make_empty_warehouse(path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def notebook_warehouse(synced_warehouse) -> Path:
-    """A warehouse synced from the sandbox (tests/conftest.py), so the notebooks meet real data."""
-    return synced_warehouse
+def notebook_data_dir(synced_warehouse) -> Path:
+    """A data directory with a warehouse synced from the sandbox (tests/conftest.py): the notebooks meet real data."""
+    assert synced_warehouse.name == WAREHOUSE_FILE
+    return synced_warehouse.parent
 
 
 @pytest.fixture(scope="session")
-def empty_notebook_warehouse(tmp_path_factory) -> Path:
-    return make_empty_warehouse(tmp_path_factory.mktemp("notebooks-empty") / "warehouse.duckdb")
+def empty_notebook_data_dir(tmp_path_factory) -> Path:
+    """A data directory whose warehouse has every view and no rows."""
+    data_dir = tmp_path_factory.mktemp("notebooks-empty")
+    make_empty_warehouse(data_dir / WAREHOUSE_FILE)
+    return data_dir
