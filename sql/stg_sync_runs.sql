@@ -1,6 +1,6 @@
 -- one row per sync run
 -- is_successful: outcome is one of success, succeeded, completed, complete, ok (case-insensitive).
--- as_of: the clock the run's windows used (wall clock or the sandbox's simulated clock).
+-- as_of: the clock the run's windows used: the gateway's, from its responses' Date header.
 with
 
 source as (
