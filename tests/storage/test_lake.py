@@ -203,3 +203,34 @@ def test_a_message_whose_campaign_arrives_later_moves_to_its_month_and_stays_sin
     con = run.lake.connect()
     assert con.execute("select count(*), min(status) from messages").fetchone() == (1, "DELIVRD")
     warehouse.build(run.lake, data_dir)  # keys hold: the build would fail on a duplicate
+
+
+@pytest.mark.parametrize("delivered_send_ts", ["2026-10-25 03:49:00", None])
+def test_a_final_status_is_never_replaced_by_a_non_final_one_with_a_later_wall_time(data_dir, delivered_send_ts):
+    """Kyiv's fall-back: ACCEPTD at 03:50 summer time, then DELIVRD at 03:10 winter time, in one run. With the
+    send start known the report time is ordered after it; without it the wire reads 03:10 summer time, yet the
+    final status still wins."""
+    kyiv = "Europe/Kyiv"
+    run = steps.RunContext(data_dir, "r1", datetime(2026, 10, 26, 12, tzinfo=UTC), kyiv)
+    stager = steps.Stager(run.staging_dir)
+    accepted = {**message(10, 1, "ACCEPTD", "2026-10-25 03:50:00"), "startSendTs": "2026-10-25 03:49:00"}
+    delivered = {**message(10, 1, "DELIVRD", "2026-10-25 03:10:00"), "startSendTs": delivered_send_ts}
+    for page in ([delivered], [accepted]):
+        steps.ingest("messages", {"data": page, "observed_at": run.observed_at, "params": {}}, kyiv, stager,
+                     steps.StepResult())
+    stager.close()
+    run.lake.merge_run(run.staging_dir, "r1")
+    con = run.lake.connect()
+    status, latency = con.execute(
+        "select status, epoch(status_updated_at) - epoch(send_started_at) from messages").fetchone()
+    assert status == "DELIVRD"
+    assert latency == (21 * 60 if delivered_send_ts else None)
+
+
+def test_a_later_observation_of_the_same_message_wins_over_an_earlier_wall_time(data_dir):
+    sync_once(data_dir, "r1", [("campaign_info", campaign(1)),
+                               ("messages", [message(10, 1, "ACCEPTD", "2026-10-01 10:50:00")])])
+    _, run = sync_once(data_dir, "r2", [("messages", [message(10, 1, "ACCEPTD", "2026-10-01 10:40:00")])],
+                       hour=13)
+    assert run.lake.connect().execute("select status_updated_at::varchar from messages").fetchone() == (
+        "2026-10-01 05:40:00+00",)

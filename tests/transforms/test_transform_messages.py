@@ -153,3 +153,21 @@ def test_empty_status_list_gives_empty_typed_frame(f2_items, observed):
     full = transforms.message_statuses(f2_items, ALMATY, observed).frame
     assert len(empty) == 0 and list(empty.columns) == COLUMNS["message_statuses"]
     assert empty.dtypes.astype(str).to_dict() == full.dtypes.astype(str).to_dict()
+
+
+def test_an_ambiguous_report_time_is_ordered_after_the_send_start_across_a_fall_back(observed):
+    """Europe/Kyiv, 2026-10-25 04:00 summer -> 03:00 winter: sent 03:50 (summer), delivered 20 minutes later,
+    at the second 03:10 (winter). The wire alone reads 03:10 as the first one, before the send."""
+    item = {"id": "1", "campaignId": "2", "status": "DELIVRD", "startSendTs": "2026-10-25 03:50:00",
+            "statusUpdateTs": "2026-10-25 03:10:00"}
+    for frame in (transforms.messages([item], "Europe/Kyiv", observed).frame,
+                  transforms.message_statuses([item], "Europe/Kyiv", observed).frame):
+        row = frame.iloc[0]
+        assert row["status_updated_at"] - row["send_started_at"] == pd.Timedelta(minutes=20)
+
+
+def test_an_ambiguous_time_after_the_send_start_keeps_its_first_reading(observed):
+    item = {"id": "1", "campaignId": "2", "status": "DELIVRD", "startSendTs": "2026-10-25 03:05:00",
+            "statusUpdateTs": "2026-10-25 03:10:00"}
+    row = transforms.messages([item], "Europe/Kyiv", observed).frame.iloc[0]
+    assert row["status_updated_at"] == pd.Timestamp("2026-10-25 00:10", tz="UTC")
