@@ -206,9 +206,9 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
     started = datetime.now(UTC)
     with sync_lock(data_path), api:
         remove_tree(data_path / "staging")  # what a killed run left: never merged, safe to drop
-        as_of, as_of_source = _gateway_clock(api, started)
-        run = steps.RunContext(data_path, steps.new_run_id(started), as_of, api.timezone)
+        run = steps.RunContext(data_path, steps.new_run_id(started), started, api.timezone)
         try:
+            run.as_of, as_of_source = _gateway_clock(api, started)  # a bad key fails here, recorded below
             summary = _extract_and_publish(run, api, started, since, until)
             summary["as_of_source"] = as_of_source
         except Exception as exc:
