@@ -11,7 +11,7 @@ from flows.rebuild import rebuild
 
 
 def test_a_full_sync_then_an_incremental_one_match_the_ground_truth_exactly(synced):
-    assert_matches_truth(synced.data_dir, synced.sandbox.ground_truth())
+    assert_matches_truth(synced.data_dir, synced.sandbox.ground_truth(), synced.sandbox)
 
 
 def test_the_incremental_sync_caught_late_reports(synced):
@@ -115,4 +115,4 @@ def test_a_campaign_that_disagrees_with_the_gateway_is_re_read_and_repaired(pref
     assert repair["api"]["calls"].get("Message/GetSMSStatus", 0) >= 1  # the stale status: re-checked by id
     assert repair["rows"]["messages"]["added"] == 1  # the lost message: its campaign re-read in full
     assert repair["reconciliation_mismatches"] == {}
-    assert_matches_truth(state.data_dir, sb.ground_truth())
+    assert_matches_truth(state.data_dir, sb.ground_truth(), sb)

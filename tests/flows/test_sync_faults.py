@@ -36,7 +36,7 @@ def test_a_sync_through_5xx_drops_truncated_bodies_and_codes_3_and_999_is_still_
         state = SyncedSandbox(sb, server, tmp_path / "data")
         summary = state.sync(since=state.as_of() - timedelta(days=120))
     assert sum(summary["api"]["retries"].values()) > 0  # the faults were met, and retried
-    assert_matches_truth(state.data_dir, sb.ground_truth())
+    assert_matches_truth(state.data_dir, sb.ground_truth(), sb)
 
 
 def test_a_rate_limited_sync_backs_off_and_completes_exactly(prefect_harness, sandbox_env, tmp_path):
@@ -46,7 +46,7 @@ def test_a_rate_limited_sync_backs_off_and_completes_exactly(prefect_harness, sa
         state = SyncedSandbox(sb, server, tmp_path / "data")
         summary = state.sync(since=state.as_of() - timedelta(days=120))
     assert summary["api"]["retries"].get("code 30", 0) > 0
-    assert_matches_truth(state.data_dir, sb.ground_truth())
+    assert_matches_truth(state.data_dir, sb.ground_truth(), sb)
 
 
 def test_a_sync_pointed_at_the_wrong_domain_follows_code_13(prefect_harness, sandbox_env, tmp_path):
@@ -56,7 +56,7 @@ def test_a_sync_pointed_at_the_wrong_domain_follows_code_13(prefect_harness, san
         state = SyncedSandbox(sb, server, tmp_path / "data")
         summary = state.sync(since=state.as_of() - timedelta(days=120))
     assert summary["api"]["domain_switches"] >= 1
-    assert_matches_truth(state.data_dir, sb.ground_truth())
+    assert_matches_truth(state.data_dir, sb.ground_truth(), sb)
 
 
 def run_cli(*args, env):
@@ -112,4 +112,4 @@ def test_a_failed_sync_is_recorded_with_its_error_and_leaves_the_data_unchanged(
     assert [o for o, _ in outcomes] == ["success", "failed"]
     assert "API code 8" in outcomes[1][1] and bad_key not in outcomes[1][1]
     con.close()
-    assert_matches_truth(state.data_dir, sb.ground_truth())
+    assert_matches_truth(state.data_dir, sb.ground_truth(), sb)

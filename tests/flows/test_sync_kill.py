@@ -57,7 +57,7 @@ def test_a_sync_killed_mid_run_is_completed_exactly_by_the_next_run(prefect_harn
         state = SyncedSandbox(sb, server, data_dir)
         state.sync(since=state.as_of() - timedelta(days=3650))
         again = state.sync()
-    assert_matches_truth(data_dir, sb.ground_truth())
+    assert_matches_truth(data_dir, sb.ground_truth(), sb)
     assert not list((data_dir / "lake").rglob("*.tmp"))  # every partition whole
     assert not [p for p in (data_dir / "staging").rglob("*") if p.is_file()]  # the killed run's staging is gone
     assert again["rows"].get("messages", {"added": 0, "changed": 0}) == {"added": 0, "changed": 0}

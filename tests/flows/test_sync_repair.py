@@ -46,7 +46,7 @@ def test_a_message_lost_on_the_way_is_re_read_in_the_same_run(gateway, monkeypat
     summary = gateway.sync(since=_since(gateway))
     assert lost and summary["repaired_campaigns"] == [lost["campaign"]]
     assert summary["reconciliation_mismatches"] == {}
-    assert_matches_truth(gateway.data_dir, gateway.sandbox.ground_truth())
+    assert_matches_truth(gateway.data_dir, gateway.sandbox.ground_truth(), gateway.sandbox)
 
 
 def test_a_status_re_check_is_a_full_observation_so_latencies_match_a_full_read(gateway):
