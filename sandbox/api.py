@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,6 @@ PAGE_SIZES = (25, 50, 100)
 USER_ID = "1102938"
 PARTNER_ID = "8"
 STATS_RANGE = {"minute": 3 * 3600, "hourly": 7 * DAY, "daily": 90 * DAY, "monthly": 3 * 365 * DAY}
-STATS_UNIT = {"minute": "m", "hourly": "h", "daily": "D", "monthly": "M"}
 # counter key order as in the reference's captured response (F1)
 COUNTER_ORDER = ["NEW", "ENQUEUD", "ACCEPTD", "DELIVRD", "REJECTD", "EXPIRED", "UNDELIV", "DELETED", "UNKNOWN",
                  "PDLIVRD"]
@@ -205,14 +205,17 @@ def campaign_obj(sb: Sandbox, ci: int, top_level: bool) -> dict:
         "commonStatus": st["commonStatus"],
         "counters": counters_obj(sb, ci),
         "createTs": fmt_ts(c.create),
-        "creationWay": "5" if c.type == 7 else "1",
+        "creationWay": "5" if c.type == 7 else "2" if not c.generated else "1",  # 2: created through the API
         "currency": None,
         "deferredToTs": fmt_ts(c.deferred),
         "endSendTs": fmt_ts(st["endSendTs"]),
         "expirationTs": fmt_ts(start + c.validity * 60) if start < INF else None,
+        # as captured (API.md 10.1): validity, mclass and trackShortLinkRecipients only here, as strings
         "extra": {"validity": str(c.validity), "mclass": "1", "isTestAlphanameUsed": False,
                   "coding": "2" if c.ucs2 else "0",
-                  "charset": "UTF-8", "trackShortLinkRecipients": c.track},
+                  "charset": "UTF-8",
+                  # an int in Message/List's nested campaign (F1), a string in GetInfo's (the 2026 capture)
+                  "trackShortLinkRecipients": str(c.track) if top_level else c.track},
         "from": c.sender,
         "globalComment": None,
         "globalModStatus": "AUTO_READY_FOR_SEND",
@@ -237,8 +240,8 @@ def campaign_obj(sb: Sandbox, ci: int, top_level: bool) -> dict:
         "userId": USER_ID,
     }
     if top_level:
-        o.update({"isDeleted": "0", "validity": str(c.validity), "mclass": "1",
-                  "trackShortLinkRecipients": str(c.track)})
+        o.update({"isDeleted": "0", "deletedTs": None, "moderationReason": None, "moderationReasonData": None,
+                  "onPartnerModeration": 0, "onGlobalModeration": 0})
     return o
 
 
@@ -253,6 +256,15 @@ def link_get_obj(sb: Sandbox, j: int) -> dict:
             "createTs": fmt_ts(int(sb.l_create[j])), "expirationDate": None, "code": sb.l_code[j],
             "fullLink": sb.l_full[j], "shortLink": LINK_DOMAIN + sb.l_code[j], "comment": sb.l_comment[j],
             "moderatorComment": None}
+
+
+def link_list_obj(sb: Sandbox, j: int) -> dict:
+    """A Link/List item: Link/Get's fields plus what the capture shows (API.md 10.1), redirectCnt included."""
+    _, redirects = sb.link_counts(j)
+    return {**link_get_obj(sb, j), "domain": LINK_DOMAIN.split("//")[1].rstrip("/"), "partnerId": PARTNER_ID,
+            "userId": USER_ID, "isTmp": "0", "isCustom": "0", "domainId": "1", "redirectCnt": str(redirects),
+            "deletedTs": None, "updateTs": fmt_ts(int(sb.l_create[j])), "realExpirationDate": None,
+            "analyticsKey": None}
 
 
 def campaign_index(sb: Sandbox, cid) -> int | None:
@@ -626,7 +638,7 @@ def link_list(sb: Sandbox, p: dict, ctx):
     sk = {"id": lambda j: j, "createTs": lambda j: int(sb.l_create[j]), "clickCnt": lambda j: sb.link_counts(j)[0],
           "code": lambda j: sb.l_code[j], "fullLink": lambda j: sb.l_full[j]}[key]
     sel.sort(key=lambda j: (sk(j), j), reverse=desc)
-    return {"items": [link_get_obj(sb, j) for j in sel[page * size:(page + 1) * size]],
+    return {"items": [link_list_obj(sb, j) for j in sel[page * size:(page + 1) * size]],
             "totalItemCount": str(len(sel))}
 
 
@@ -664,21 +676,61 @@ def link_get_stats(sb: Sandbox, p: dict, ctx):
     elif hi is None or hi - lo > span:
         hi = lo + span
     hi_eff = min(hi, now)
-    items, total = [], 0
-    for lid in ids:
+    starts = _period_starts(typ, lo, hi_eff)
+    items = [{"param": _period_label(typ, t, getattr(sb, "stats_label_style", "hm"))} for t in starts.tolist()]
+    totals: dict = {}
+    bounds = np.append(starts, INF)
+    for pos, lid in enumerate(ids):
+        # An id the account does not have still holds its position, with zeros (our assumption: the capture
+        # shows only known ids; the client reads either way).
         j = lid - LINK_ID_BASE
-        if not (0 <= j < len(sb.l_code)) or not sb.link_visible(j):
-            continue
-        t = sb.k_t[sb.l_off[j]:sb.l_off[j + 1]]
-        t = t[(t >= lo) & (t <= hi_eff)]
-        if not len(t):
-            continue
-        starts = t.astype("datetime64[s]").astype(f"datetime64[{STATS_UNIT[typ]}]").astype("datetime64[s]")
-        uniq, counts = np.unique(starts, return_counts=True)
-        for d, n in zip(np.datetime_as_string(uniq, unit="s").tolist(), counts.tolist()):
-            items.append({"linkId": str(lid), "date": d.replace("T", " "), "clickCnt": str(n)})
-            total += n
-    return {"items": items, "totals": str(total)}
+        t = np.zeros(0, dtype=np.int64)
+        redirect = np.zeros(0, dtype=bool)
+        if 0 <= j < len(sb.l_code) and sb.link_visible(j):
+            a, b = sb.l_off[j], sb.l_off[j + 1]
+            t = sb.k_t[a:b]
+            redirect = (sb.k_rcum[a + 1:b + 1] - sb.k_rcum[a:b]).astype(bool)
+            keep = (t >= lo) & (t <= hi_eff)
+            t, redirect = t[keep], redirect[keep]
+        bucket = np.searchsorted(bounds, t, side="right") - 1
+        clicks = np.bincount(bucket, minlength=len(starts))[:len(starts)]
+        redirects = np.bincount(bucket, weights=redirect, minlength=len(starts))[:len(starts)].astype(np.int64)
+        for row, c, r in zip(items, clicks.tolist(), redirects.tolist()):
+            row[f"clicks{pos}"] = str(c) if c else 0  # as captured: non-zero counts strings, zeros numbers
+            row[f"redirects{pos}"] = str(r) if r else 0
+        n_clicks, n_redirects = int(clicks.sum()), int(redirects.sum())
+        totals[f"totalClicks{pos}"] = str(n_clicks) if n_clicks else 0
+        totals[f"totalRedirects{pos}"] = str(n_redirects) if n_redirects else 0
+    return {"items": items, "totals": totals if items else []}
+
+
+_PERIOD_SECONDS = {"minute": 60, "hourly": 3600, "daily": DAY}
+
+
+def _period_starts(typ: str, lo: int, hi: int) -> np.ndarray:
+    """Starts (account-local seconds) of every period of type `typ` that overlaps [lo, hi], empty ones too."""
+    if hi < lo:
+        return np.zeros(0, dtype=np.int64)
+    if typ in _PERIOD_SECONDS:
+        step = _PERIOD_SECONDS[typ]
+        return np.arange(lo - lo % step, hi + 1, step, dtype=np.int64)
+    first = np.datetime64(fmt_ts(lo)[:7], "M")
+    last = np.datetime64(fmt_ts(hi)[:7], "M")
+    return np.arange(first, last + 1).astype("datetime64[s]").astype(np.int64)
+
+
+_LABEL_STYLES = {"hm": "%Y-%m-%d %H:%M", "h": "%Y-%m-%d %H", "hms": "%Y-%m-%d %H:%M:%S"}
+
+
+def _period_label(typ: str, start: int, style: str) -> str:
+    """The grid's `param`: `YYYY-MM-DD` daily, `YYYY-MM` monthly (as captured); hourly and minute labels were
+    not captured, so the style is switchable (`Sandbox.stats_label_style`: hm, h (hourly only) or hms)."""
+    if typ == "daily":
+        return fmt_ts(start)[:10]
+    if typ == "monthly":
+        return fmt_ts(start)[:7]
+    fmt = _LABEL_STYLES["hm"] if style == "h" and typ == "minute" else _LABEL_STYLES[style]
+    return time.strftime(fmt, time.gmtime(start))
 
 
 # ------------------------------------------------------------------ others

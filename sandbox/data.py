@@ -15,7 +15,7 @@ import calendar
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -130,7 +130,7 @@ FILLER = [" Акция действует до конца месяца, подр
 FULL_LINKS = ["https://shop.example.kz/sale?utm_source=sms", "https://example.kz/promo/black-friday",
               "https://track.example.com/p/KZ77120", "https://clinic.example.kz/booking",
               "https://bank.example.kz/topup?ref=sms", "https://pharmacy.example.kz/1plus1"]
-LINK_DOMAIN = "https://mbz.im/"
+LINK_DOMAIN = "https://mbzn.co/"
 # (country, prefix, operator names, share)
 NUMBER_PLANS = [
     ("KZ", "7700", "Altel"), ("KZ", "7708", "Altel"), ("KZ", "7701", "Kcell"), ("KZ", "7702", "Kcell"),
@@ -157,9 +157,10 @@ class CampaignTruth:
 class Clock:
     """The simulated clock; ``now`` is a naive account-local datetime."""
 
-    def __init__(self, ts: int, on_change=None):
+    def __init__(self, ts: int, on_change=None, timezone: str = "Asia/Almaty"):
         self._ts = int(ts)
         self._on_change = on_change
+        self.timezone = timezone
 
     @property
     def ts(self) -> int:
@@ -168,6 +169,11 @@ class Clock:
     @property
     def now(self) -> datetime:
         return datetime(1970, 1, 1) + timedelta(seconds=self._ts)
+
+    @property
+    def utc(self) -> datetime:
+        """The clock as an aware UTC instant (its naive account-local time, read in the account's zone)."""
+        return self.now.replace(tzinfo=ZoneInfo(self.timezone)).astimezone(UTC)
 
     def set(self, when: datetime | int) -> datetime:
         self._ts = int(when) if isinstance(when, int) else calendar.timegm(when.timetuple())
@@ -198,6 +204,7 @@ class _Campaign:
     placeholders: tuple = ()
     base_units: int = 0
     sent: bool = True
+    generated: bool = True  # False for a campaign created through the API (Campaign/Create, SendSmsMessage)
 
 
 class Sandbox:
@@ -209,13 +216,14 @@ class Sandbox:
         self.currency = CURRENCY_BY_TZ.get(timezone, "KZT")
         self.api_key = SANDBOX_API_KEY
         self.lock = threading.RLock()
-        self.clock = Clock(now_ts, on_change=self._clock_changed)
+        self.clock = Clock(now_ts, on_change=self._clock_changed, timezone=timezone)
         self.campaigns: list[_Campaign] = []
         self.c_off = np.zeros(1, dtype=np.int64)
         self.extra_idx: dict[int, np.ndarray] = {}     # campaigns created through the API
         self.msg_override: dict[int, tuple[str, str]] = {}  # message index -> (recipient, text)
         self.tasks: dict[str, list] = {}
         self.balance = 250_000 * 10000
+        self.stats_label_style = "hm"  # Link/GetStats hourly/minute labels: hm, h or hms (see api._period_label)
         self._cache: dict = {}
         self._cache_ts = None
         self._seedmix = np.uint64((self.seed * 0x9E3779B1 + 12345) & 0xFFFFFFFFFFFFFFFF)
@@ -587,7 +595,7 @@ class Sandbox:
                 if type_ == 3 else ()
             c = _Campaign(type=type_, sender=sender, text=text, name=name, create=self.clock.ts, start=INF,
                           deferred=deferred, price=150_000, validity=validity, track=track, ucs2=ucs2,
-                          placeholders=(), base_units=units, sent=False)
+                          placeholders=(), base_units=units, sent=False, generated=False)
             c.placeholders = placeholders
             self.campaigns.append(c)
             ci = len(self.campaigns) - 1

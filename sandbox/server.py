@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
 import threading
 import time
@@ -41,6 +42,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # quiet
         pass
+
+    def date_time_string(self, timestamp=None):
+        """The Date header: the simulated clock, as the real gateway sends its own clock there."""
+        return email.utils.formatdate(self.owner.sb.clock.utc.timestamp(), usegmt=True)
 
     # the owning SandboxServer and whether this is the wrong-domain port
     owner: SandboxServer

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import requests
 
 from sandbox import SANDBOX_API_KEY
@@ -208,21 +209,69 @@ def test_campaign_get_links_and_link_get_links_answer_the_same(call, sb):
 def test_link_get_finds_a_link_by_id_code_or_short_link(call):
     link = call("Link/List", {"pagination[pageSize]": "25"})["data"]["items"][0]
     for form in ({"id": link["id"]}, {"code": link["code"]}, {"shortLink": link["shortLink"]}):
-        assert call("Link/Get", form)["data"] == link
+        got = call("Link/Get", form)["data"]
+        assert got == {k: v for k, v in link.items() if k in got}
     assert call("Link/Get")["code"] == 12
 
 
-def test_link_stats_rows_are_per_link_per_period_with_string_totals(call, sb):
+def test_link_list_items_carry_the_captured_fields_redirects_included(call, sb):
+    link = call("Link/List", {"pagination[pageSize]": "25"})["data"]["items"][0]
+    assert {"domain", "partnerId", "userId", "isTmp", "isCustom", "domainId", "redirectCnt", "deletedTs",
+            "updateTs", "realExpirationDate", "analyticsKey"} <= set(link)
+    assert int(link["redirectCnt"]) == sb.link_counts(int(link["id"]) - 4000)[1]
+    assert link["domain"] == "mbzn.co" and link["shortLink"].startswith("https://mbzn.co/")
+
+
+def test_get_info_has_validity_mclass_and_tracking_only_in_extra_as_strings(call):
+    cid = call("Campaign/List", {"criteria[createTsFrom]": "2026-08-01 00:00:00",
+                                 "criteria[createTsTo]": "2026-11-01 12:00:00"})["data"]["items"][0]["id"]
+    info = call("Campaign/GetInfo", {"id": cid})["data"]
+    assert not {"validity", "mclass", "trackShortLinkRecipients"} & set(info)
+    assert all(isinstance(info["extra"][k], str) for k in ("validity", "mclass", "trackShortLinkRecipients"))
+    assert info["extra"]["isTestAlphanameUsed"] is False and info["currency"] is None
+    assert info["onPartnerModeration"] == 0 and info["onGlobalModeration"] == 0
+    assert info["counters"]["userCurrency"] and "recipientsRejected" in info["counters"]
+
+
+def _busiest_link(sb):
     j = max(range(len(sb.l_code)), key=lambda j: sb.link_counts(j)[0])
-    lid = str(4000 + j)
-    r = call("Link/GetStats", {"ids[]": lid, "type": "monthly"})
+    return j, str(4000 + j)
+
+
+def test_link_stats_is_a_period_major_grid_with_a_column_pair_per_position(call, sb):
+    j, lid = _busiest_link(sb)
+    r = call("Link/GetStats", {"ids[0]": "999999", "ids[1]": lid, "type": "monthly"})
     assert r["code"] == 0
-    assert all(set(row) == {"linkId", "date", "clickCnt"} for row in r["data"]["items"])
-    assert int(r["data"]["totals"]) == sum(int(row["clickCnt"]) for row in r["data"]["items"])
-    assert int(r["data"]["totals"]) == sb.link_counts(j)[0]
+    items, totals = r["data"]["items"], r["data"]["totals"]
+    assert all(set(row) == {"param", "clicks0", "redirects0", "clicks1", "redirects1"} for row in items)
+    assert all(len(row["param"]) == 7 for row in items)  # YYYY-MM
+    assert [row["param"] for row in items] == sorted(row["param"] for row in items)
+    assert all(row["clicks0"] == 0 and row["redirects0"] == 0 for row in items)  # an unknown id: zeros
+    values = [row["clicks1"] for row in items]
+    assert all(v == 0 or (isinstance(v, str) and v != "0") for v in values)  # zeros numbers, others strings
+    clicks, redirects = sb.link_counts(j)
+    assert sum(int(v) for v in values) == int(totals["totalClicks1"]) == clicks
+    assert sum(int(row["redirects1"]) for row in items) == redirects
+
+
+def test_link_stats_lists_every_period_of_the_window_empty_ones_included(call, sb):
+    _, lid = _busiest_link(sb)
     daily = call("Link/GetStats", {"ids[]": lid, "type": "daily", "criteria[dateFrom]": "2026-08-05 00:00:00",
-                                   "criteria[dateTo]": "2026-11-01 12:00:00"})["data"]
-    assert all(row["date"].endswith("00:00:00") for row in daily["items"])
+                                   "criteria[dateTo]": "2026-11-01 12:00:00"})["data"]["items"]
+    assert [row["param"] for row in daily][:2] == ["2026-08-05", "2026-08-06"] and daily[-1]["param"] == "2026-11-01"
+    assert len(daily) == 89
+
+
+@pytest.mark.parametrize("style,label", [("hm", "2026-11-01 10:00"), ("h", "2026-11-01 10"),
+                                         ("hms", "2026-11-01 10:00:00")])
+def test_hourly_labels_follow_the_switchable_style(call, sb, style, label):
+    sb.stats_label_style = style
+    try:
+        items = call("Link/GetStats", {"ids[]": "4000", "type": "hourly", "criteria[dateFrom]": "2026-11-01 10:00:00",
+                                       "criteria[dateTo]": "2026-11-01 11:59:59"})["data"]["items"]
+    finally:
+        sb.stats_label_style = "hm"
+    assert items[0]["param"] == label and len(items) == 2
 
 
 def test_link_stats_limits_ids_to_5_and_checks_the_type(call):
@@ -234,7 +283,24 @@ def test_link_stats_limits_ids_to_5_and_checks_the_type(call):
 def test_link_stats_windows_are_clamped_to_the_type_maximum(call):
     r = call("Link/GetStats", {"ids[]": "4000", "type": "minute", "criteria[dateFrom]": "2026-09-01 00:00:00",
                                "criteria[dateTo]": "2026-10-01 00:00:00"})
-    assert all(row["date"] <= "2026-09-01 03:00:00" for row in r["data"]["items"])
+    items = r["data"]["items"]
+    assert items[0]["param"] == "2026-09-01 00:00" and items[-1]["param"] <= "2026-09-01 03:00" and len(items) == 181
+
+
+def test_link_stats_without_dates_answer_the_last_interval_by_the_sandbox_clock(call):
+    items = call("Link/GetStats", {"ids[]": "4000", "type": "minute"})["data"]["items"]
+    assert items[-1]["param"] == "2026-11-01 12:00" and len(items) == 181
+
+
+def test_every_response_carries_the_simulated_clock_in_its_date_header(fresh):
+    import email.utils
+    import urllib.request
+    from datetime import UTC, datetime
+
+    _, server, _ = fresh
+    with urllib.request.urlopen(server.url + "/admin/clock") as response:
+        date = email.utils.parsedate_to_datetime(response.headers["Date"])
+    assert date == datetime(2026, 11, 1, 7, 0, tzinfo=UTC)  # 12:00 in Asia/Almaty (UTC+5)
 
 
 def test_admin_clock_reads_sets_and_advances(fresh):
