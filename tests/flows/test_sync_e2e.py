@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from datetime import timedelta
 
 import duckdb
 import pytest
@@ -73,11 +74,11 @@ def test_each_sync_publishes_a_markdown_artifact_with_the_summary_and_metrics(sy
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["sync-summary"])))
-    assert len(artifacts) >= 3
-    latest = max(artifacts, key=lambda a: a.created)
-    assert latest.type == "markdown"
-    assert synced.summaries[-1]["run_id"] in latest.data
-    assert "| campaign_id |" in latest.data
+    run_id = synced.summaries[-1]["run_id"]  # other tests' syncs publish artifacts under the same key too
+    [artifact] = [a for a in artifacts if a.description == f"sync run {run_id}"]
+    assert artifact.type == "markdown"
+    assert run_id in artifact.data
+    assert "| campaign_id |" in artifact.data
 
 
 def test_a_campaign_that_disagrees_with_the_gateway_is_re_read_and_repaired(prefect_harness, tmp_path, monkeypatch):
@@ -116,3 +117,32 @@ def test_a_campaign_that_disagrees_with_the_gateway_is_re_read_and_repaired(pref
     assert repair["rows"]["messages"]["added"] == 1  # the lost message: its campaign re-read in full
     assert repair["reconciliation_mismatches"] == {}
     assert_matches_truth(state.data_dir, sb.ground_truth(), sb)
+
+
+def test_daily_click_series_from_the_grid_add_up_to_each_links_counters(synced):
+    con = duckdb.connect(str(synced.data_dir / "warehouse.duckdb"), read_only=True)
+    rows = con.execute("""
+        select l.link_id, l.click_count, l.redirect_count, sum(s.click_count), sum(s.redirect_count), count(*)
+        from links l join link_click_stats s using (link_id)
+        where s.period_type = 'daily' group by all""").fetchall()
+    assert rows and any(r[1] for r in rows)
+    for link_id, clicks, redirects, series_clicks, series_redirects, periods in rows:
+        assert (series_clicks, series_redirects) == (clicks, redirects), link_id
+        assert periods >= 89  # every day of the gateway's 90-day window, empty ones included
+
+
+def test_link_metrics_windows_equal_the_sandboxs_clicks_in_those_windows(synced):
+    """clicks_last_30_days sums the daily buckets overlapping [as_of - 30 days, as_of): every click from the
+    account-local midnight starting the first such bucket up to the sandbox's clock."""
+    from sandbox.data import LINK_ID_BASE, to_ts
+
+    sb = synced.sandbox
+    con = duckdb.connect(str(synced.data_dir / "warehouse.duckdb"), read_only=True)
+    rows = con.execute("select link_id, as_of, clicks_last_30_days from link_metrics").fetchall()
+    assert any(clicks for _, _, clicks in rows)
+    for link_id, as_of, clicks in rows:
+        start = to_ts(as_of - timedelta(days=30), sb.timezone)
+        start -= start % 86400  # the local midnight of the bucket that overlaps the window's start
+        j = link_id - LINK_ID_BASE
+        times = sb.k_t[sb.l_off[j]:sb.l_off[j + 1]]
+        assert clicks == int(((times >= start) & (times <= sb.clock.ts)).sum()), link_id
