@@ -374,10 +374,11 @@ def reconcile(con) -> dict[int, dict]:
     The definition is the warehouse's own `reconciliation` view (sql/), applied here to the lake's tables.
     `messages_missing` is true when the total differs, `finals_in_excess` when the lake holds more messages in
     some final status than the gateway counts (a stored final status is wrong): then only a full re-read can
-    repair the campaign. `counters_lagging`: the counters predate the campaign's newest status change."""
+    repair the campaign. `counters_lagging`: the counters predate the campaign's newest status change;
+    `counters_frozen`: so do a DONE campaign's, which will not change again."""
     apply_views(con)
-    cursor = con.execute("select * from reconciliation where has_gateway_counters and not is_consistent"
-                         " order by campaign_id")
+    cursor = con.execute("select r.*, c.send_status from reconciliation r left join campaigns c using (campaign_id)"
+                         " where r.has_gateway_counters and not r.is_consistent order by campaign_id")
     names = [d[0] for d in cursor.description]
     mismatches = {}
     for values in cursor.fetchall():
@@ -387,6 +388,8 @@ def reconcile(con) -> dict[int, dict]:
             "messages_missing": row["total_difference"] != 0,
             "finals_in_excess": any((row[f"{p}_difference"] or 0) > 0 for p in FINAL_PREFIXES),
             "counters_lagging": bool(row["is_counters_lagging"]),
+            # DONE: "no campaign counters are changed" (API.md 3.2), so lagging DONE counters never catch up
+            "counters_frozen": bool(row["is_counters_lagging"]) and row["send_status"] == "DONE",
             "counters_updated_at": row["counters_updated_at"].isoformat() if row["counters_updated_at"] else None,
             "differences": {p.upper(): row[f"{p}_difference"] for p in STATUS_COLUMN_PREFIXES
                             if row[f"{p}_difference"]},
@@ -405,6 +408,8 @@ def last_mismatches(con) -> dict[int, dict]:
 
 def repair_plan(con, mismatches: dict[int, dict], tried: dict[int, dict]) -> Repair:
     """What to re-read for `mismatches`, marking each one's `action`:
+    - `frozen`: the campaign is DONE and its counters predate its newest status change: the gateway stopped
+      counting (its status-wait timeout) while late reports still arrive; a re-read cannot change that;
     - `wait`: the counters lag the messages (minutes, typically): not a mismatch to act on yet;
     - `reported`: already re-read against these very counters (unchanged since), so re-reading again cannot
       help: frozen counters, say; reported until the counters change;
@@ -413,7 +418,9 @@ def repair_plan(con, mismatches: dict[int, dict], tried: dict[int, dict]) -> Rep
     repair = Repair()
     for cid, m in mismatches.items():
         before = tried.get(cid, {})
-        if m["counters_lagging"]:
+        if m.get("counters_frozen"):
+            m["action"] = "frozen"
+        elif m["counters_lagging"]:
             m["action"] = "wait"
         elif before.get("action") in ("full", "recheck", "reported") and before.get("repaired") \
                 and before.get("counters_updated_at") == m["counters_updated_at"]:

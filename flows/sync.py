@@ -352,6 +352,7 @@ def format_summary(summary: dict, markdown: bool = False) -> str:
 
 _MISMATCH_ACTIONS = {
     "wait": "the counters lag the newest status change; compared again next run",
+    "frozen": "DONE: the gateway stopped counting before late reports arrived; the messages are right",
     "reported": "still disagrees after a re-read: the gateway's counters look frozen; re-read once they change",
     "full": "to be re-read in full next run", "recheck": "statuses to be re-checked next run",
 }

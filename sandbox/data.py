@@ -224,6 +224,8 @@ class Sandbox:
         self.tasks: dict[str, list] = {}
         self.balance = 250_000 * 10000
         self.stats_label_style = "hm"  # Link/GetStats hourly/minute labels: hm, h or hms (see api._period_label)
+        self.counter_lag_seconds = 0  # counters count statuses as of this long ago (see `counters`)
+        self.done_timeout_hours: float | None = None  # DONE and frozen counters this long after sending ended
         self._cache: dict = {}
         self._cache_ts = None
         self._seedmix = np.uint64((self.seed * 0x9E3779B1 + 12345) & 0xFFFFFFFFFFFFFFFF)
@@ -521,18 +523,34 @@ class Sandbox:
         return self.campaigns[ci].create <= self.clock.ts
 
     def counters(self, ci: int) -> dict:
-        """Per-status message counts, segments and cost (ten-thousandths) as of the clock."""
+        """The gateway's counters of a campaign: per-status message counts, segments and cost (ten-thousandths).
+
+        As of the clock, unless a realism switch says otherwise: `counter_lag_seconds` counts statuses as of
+        that long ago; `done_timeout_hours` freezes the counters of a campaign whose sending ended that long
+        ago, when the gateway sets it DONE whether or not every message is final (API.md 3.2)."""
         def make():
-            idx = self.msg_index(ci)
-            st, ts, _ = self.status_at(idx)
-            seg = self.m_seg[idx].astype(np.int64)
-            msg = np.bincount(st, minlength=9)
-            segs = np.bincount(st, weights=seg, minlength=9).astype(np.int64)
-            price = self.campaigns[ci].price
-            return {"msg": msg.tolist(), "seg": segs.tolist(), "cost": (segs * price).tolist(),
-                    "update": int(ts.max()) if len(ts) else self.campaigns[ci].create,
-                    "final": bool(len(st) and IS_FINAL[st].all())}
+            at = self.clock.ts - self.counter_lag_seconds
+            if self._timed_out(ci):
+                at = min(at, self.campaigns[ci].end + int(self.done_timeout_hours * 3600))
+            return self.counts_at(ci, at)
         return self.cache(("counters", ci), make)
+
+    def counts_at(self, ci: int, at: int) -> dict:
+        """The campaign's true per-status counts as of `at`."""
+        idx = self.msg_index(ci)
+        st, ts, _ = self.status_at(idx, at)
+        seg = self.m_seg[idx].astype(np.int64)
+        msg = np.bincount(st, minlength=9)
+        segs = np.bincount(st, weights=seg, minlength=9).astype(np.int64)
+        price = self.campaigns[ci].price
+        return {"msg": msg.tolist(), "seg": segs.tolist(), "cost": (segs * price).tolist(),
+                "update": int(ts.max()) if len(ts) else self.campaigns[ci].create,
+                "final": bool(len(st) and IS_FINAL[st].all())}
+
+    def _timed_out(self, ci: int) -> bool:
+        c = self.campaigns[ci]
+        return (self.done_timeout_hours is not None and c.sent and c.end < INF
+                and self.clock.ts >= c.end + self.done_timeout_hours * 3600)
 
     def campaign_state(self, ci: int) -> dict:
         c = self.campaigns[ci]
@@ -542,7 +560,7 @@ class Sandbox:
         if not started:
             send_status = None
             common = "READY_FOR_SEND" if c.sent else "NEW"
-        elif cnt["final"]:
+        elif cnt["final"] or self._timed_out(ci):
             send_status, common = "DONE", "DONE"
         else:
             send_status = "SENT"
@@ -572,7 +590,7 @@ class Sandbox:
             for ci, c in enumerate(self.campaigns):
                 if not self.visible(ci):
                     continue
-                cnt = self.counters(ci)
+                cnt = self.counts_at(ci, self.clock.ts)
                 clicks = redirects = 0
                 for lid in c.link_ids:
                     k, r = self.link_counts(lid - LINK_ID_BASE)
