@@ -309,7 +309,6 @@ class Plan:
     repair: Repair  # what reconciliation against the lake's counters still asks to re-read
     done_recheck: list[int]  # settled campaigns whose counters are due for a fresh look (DONE_RECHECK)
     link_clicks: dict[int, int]  # link_id -> click_count in the lake
-    mismatches: dict[int, dict]  # the lake's reconciliation mismatches (see `reconcile`)
     tried: dict[int, dict]  # the mismatches the last successful run reported, with what it did about them
 
 
@@ -360,7 +359,7 @@ def plan(run: RunContext, since: datetime | None, default_since: datetime) -> Pl
     else:
         campaigns_from = default_since
     return Plan(known, unsettled, active, watermarks.get("status_cursor"), watermarks.get("gateway_time_seen"),
-                campaigns_from, repair, done_recheck, link_clicks, mismatches, tried)
+                campaigns_from, repair, done_recheck, link_clicks, tried)
 
 
 STATUS_COLUMN_PREFIXES = ("new", "enqueud", "acceptd", "pdlivrd", "delivrd", "undeliv", "rejectd", "expired",

@@ -77,8 +77,7 @@ def merge_and_publish(run: steps.RunContext, api: SmsApi, stager: steps.Stager, 
     """Merge the run's staging into the lake, reconcile, repair what disagrees (one pass, re-read in this
     run), record the run, and publish the warehouse. `tried`: the last run's mismatches."""
     counts = _merge(run, stager)
-    mismatches = _reconcile(run, tried)
-    repair = _repair_plan(run, mismatches, tried)
+    mismatches, repair = _reconcile(run, tried)
     repaired: set[int] = set()
     if repair:
         log.info("repair: re-reading %d campaigns that disagree with the gateway's counters (%d in full, %d "
@@ -90,9 +89,7 @@ def merge_and_publish(run: steps.RunContext, api: SmsApi, stager: steps.Stager, 
             counts.setdefault(table, MergeCounts()).added += c.added
             counts[table].changed += c.changed
         repaired = set(repair.campaigns)
-        # one pass only: what still disagrees now is reported, and re-read again only once its counters change
-        tried = {**tried, **{cid: {"action": "full", "repaired": True} for cid in repaired}}
-        mismatches = _reconcile(run, tried, repaired)
+        mismatches, _ = _reconcile(run, tried, repaired)  # one pass only: what still disagrees is reported
     summary["rows"] = {t: {"added": c.added, "changed": c.changed} for t, c in counts.items()}
     summary["repaired_campaigns"] = sorted(repaired)
     summary["reconciliation_mismatches"] = {str(k): v for k, v in mismatches.items()}
@@ -115,28 +112,23 @@ def _merge(run: steps.RunContext, stager: steps.Stager, staging_dir: Path | None
     return counts
 
 
-def _reconcile(run: steps.RunContext, tried: dict[int, dict], repaired: set[int] = frozenset()) -> dict:
-    """The lake's mismatches, each with the `action` the next step takes (see `steps.repair_plan`)."""
+def _reconcile(run: steps.RunContext, tried: dict[int, dict], repaired: set[int] = frozenset()
+               ) -> tuple[dict, steps.Repair]:
+    """The lake's mismatches, each with the `action` the next step takes, and what to re-read (see
+    `steps.repair_plan`). Campaigns in `repaired` were just re-read against the counters fetched with them:
+    what still disagrees there is reported, and re-read again only once those counters change."""
     con = run.lake.connect()
     try:
         mismatches = steps.reconcile(con)
-        if repaired:  # re-read against the counters fetched by the repair itself
-            tried = {**tried, **{cid: {**tried[cid], "counters_updated_at": mismatches[cid]["counters_updated_at"]}
-                                 for cid in repaired if cid in mismatches}}
-        steps.repair_plan(con, mismatches, tried)
+        tried = {**tried, **{cid: {"action": "full", "repaired": True,
+                                   "counters_updated_at": mismatches[cid]["counters_updated_at"]}
+                             for cid in repaired if cid in mismatches}}
+        repair = steps.repair_plan(con, mismatches, tried)
     finally:
         con.close()
     for cid, m in mismatches.items():
         m["repaired"] = cid in repaired or m["action"] == "reported"
-    return mismatches
-
-
-def _repair_plan(run: steps.RunContext, mismatches: dict, tried: dict) -> steps.Repair:
-    con = run.lake.connect()
-    try:
-        return steps.repair_plan(con, mismatches, tried)
-    finally:
-        con.close()
+    return mismatches, repair
 
 
 def _extract_repair(api: SmsApi, run: steps.RunContext, stager: steps.Stager, repair: steps.Repair

@@ -161,8 +161,7 @@ def ordered(earliest: pd.Series, latest: pd.Series) -> pd.Series:
     after the one before it (the repeated hour of a fall-back shift), its latest reading is taken."""
     if earliest.equals(latest):
         return earliest
-    out = earliest.copy()
-    values = out.to_list()
+    values = earliest.to_list()
     late = latest.to_list()
     previous = None
     for i, value in enumerate(values):
@@ -170,7 +169,7 @@ def ordered(earliest: pd.Series, latest: pd.Series) -> pd.Series:
             values[i] = late[i]
         if values[i] is not pd.NaT:
             previous = values[i]
-    return pd.Series(values, dtype=TS_DTYPE, index=out.index)
+    return pd.Series(values, dtype=TS_DTYPE, index=earliest.index)
 
 
 def status(raw) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, int]:

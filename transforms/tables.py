@@ -325,6 +325,11 @@ def _period_ends(period_start: pd.Series, starts: pa.Array, period_type: str, tz
     return c.timestamp_readings(c.text((naive + step).dt.strftime("%Y-%m-%d %H:%M:%S")), tz)[0]
 
 
+def _tile(series: pd.Series, times: int) -> pd.Series:
+    """`series` repeated `times` times end to end (one copy per link of a grid)."""
+    return pd.concat([series] * times, ignore_index=True) if times else series.iloc[:0]
+
+
 def link_click_stats(data, link_ids: list, period_type: str, tz: str, observed_at: Observed) -> Normalized:
     """A Link/GetStats answer (API.md 5.9: a period-major grid) -> `link_click_stats` rows, one per period per
     link, empty periods included.
@@ -371,10 +376,8 @@ def link_click_stats(data, link_ids: list, period_type: str, tz: str, observed_a
     out = {
         "link_id": ids.iloc[positions].repeat(n_rows).reset_index(drop=True),
         "period_type": pd.Series([period_type] * (n_rows * n_links), dtype=c.STRING_DTYPE),
-        "period_start": pd.concat([period_start] * n_links, ignore_index=True) if n_links
-        else pd.Series([], dtype=c.TS_DTYPE),
-        "period_end": pd.concat([period_end] * n_links, ignore_index=True) if n_links
-        else pd.Series([], dtype=c.TS_DTYPE),
+        "period_start": _tile(period_start, n_links),
+        "period_end": _tile(period_end, n_links),
         "click_count": counts("clicks"),
         "redirect_count": counts("redirects"),
         "observed_at": c.constant_ts(observed_at, n_rows * n_links),
