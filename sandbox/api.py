@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,9 +22,7 @@ from .data import (
     ST,
     STATUSES,
     Sandbox,
-    fmt_ts,
     money,
-    parse_ts,
 )
 
 DAY = 86400
@@ -130,18 +127,18 @@ def id_list(v, name: str, limit: int = 100) -> list[int]:
     return ids
 
 
-def ts_param(v, name: str) -> int | None:
+def ts_param(sb: Sandbox, v, name: str) -> int | None:
     if v in (None, ""):
         return None
     try:
-        return parse_ts(str(v))
+        return sb.parse(str(v))
     except ValueError:
         raise ApiError(12, f"Параметр {name} имеет неверный формат даты.")
 
 
-def window(crit: dict, frm: str, to: str) -> tuple[int, int] | None:
+def window(sb: Sandbox, crit: dict, frm: str, to: str) -> tuple[int, int] | None:
     """A date pair from criteria, clamped silently to 90 days (a missing bound is set 90 days away)."""
-    lo, hi = ts_param(crit.get(frm), frm), ts_param(crit.get(to), to)
+    lo, hi = ts_param(sb, crit.get(frm), frm), ts_param(sb, crit.get(to), to)
     if lo is None and hi is None:
         return None
     if lo is None:
@@ -177,7 +174,7 @@ def s(v) -> str | None:
 # ------------------------------------------------------------------ renderers
 def counters_obj(sb: Sandbox, ci: int) -> dict:
     cnt = sb.counters(ci)
-    out: dict = {"campaignId": str(CAMPAIGN_ID_BASE + ci), "updateTs": fmt_ts(cnt["update"])}
+    out: dict = {"campaignId": str(CAMPAIGN_ID_BASE + ci), "updateTs": sb.fmt(cnt["update"])}
 
     def get(kind, status):
         return 0 if status == "UNKNOWN" else cnt[kind][ST[status]]
@@ -204,12 +201,12 @@ def campaign_obj(sb: Sandbox, ci: int, top_level: bool) -> dict:
     o = {
         "commonStatus": st["commonStatus"],
         "counters": counters_obj(sb, ci),
-        "createTs": fmt_ts(c.create),
+        "createTs": sb.fmt(c.create),
         "creationWay": "5" if c.type == 7 else "2" if not c.generated else "1",  # 2: created through the API
         "currency": None,
-        "deferredToTs": fmt_ts(c.deferred),
-        "endSendTs": fmt_ts(st["endSendTs"]),
-        "expirationTs": fmt_ts(start + c.validity * 60) if start < INF else None,
+        "deferredToTs": sb.fmt(c.deferred),
+        "endSendTs": sb.fmt(st["endSendTs"]),
+        "expirationTs": sb.fmt(start + c.validity * 60) if start < INF else None,
         # as captured (API.md 10.1): validity, mclass and trackShortLinkRecipients only here, as strings
         "extra": {"validity": str(c.validity), "mclass": "1", "isTestAlphanameUsed": False,
                   "coding": "2" if c.ucs2 else "0",
@@ -233,7 +230,7 @@ def campaign_obj(sb: Sandbox, ci: int, top_level: bool) -> dict:
         "ratePeriod": None,
         "recipientsSource": None,
         "sendStatus": st["sendStatus"],
-        "startSendTs": fmt_ts(start),
+        "startSendTs": sb.fmt(start),
         "text": c.text,
         "type": str(c.type),
         "usedStopListWords": None,
@@ -253,7 +250,7 @@ def campaign_raw(sb: Sandbox, ci: int, top_level: bool) -> Raw:
 def link_get_obj(sb: Sandbox, j: int) -> dict:
     clicks, _ = sb.link_counts(j)
     return {"id": str(LINK_ID_BASE + j), "status": "1", "moderatorStatus": "1", "clickCnt": str(clicks),
-            "createTs": fmt_ts(int(sb.l_create[j])), "expirationDate": None, "code": sb.l_code[j],
+            "createTs": sb.fmt(int(sb.l_create[j])), "expirationDate": None, "code": sb.l_code[j],
             "fullLink": sb.l_full[j], "shortLink": LINK_DOMAIN + sb.l_code[j], "comment": sb.l_comment[j],
             "moderatorComment": None}
 
@@ -263,7 +260,7 @@ def link_list_obj(sb: Sandbox, j: int) -> dict:
     _, redirects = sb.link_counts(j)
     return {**link_get_obj(sb, j), "domain": LINK_DOMAIN.split("//")[1].rstrip("/"), "partnerId": PARTNER_ID,
             "userId": USER_ID, "isTmp": "0", "isCustom": "0", "domainId": "1", "redirectCnt": str(redirects),
-            "deletedTs": None, "updateTs": fmt_ts(int(sb.l_create[j])), "realExpirationDate": None,
+            "deletedTs": None, "updateTs": sb.fmt(int(sb.l_create[j])), "realExpirationDate": None,
             "analyticsKey": None}
 
 
@@ -283,8 +280,8 @@ def campaign_list(sb: Sandbox, p: dict, ctx) -> dict:
     ids = set(id_list(crit.get("ids"), "criteria[ids]"))
     if crit.get("id") not in (None, ""):
         ids.add(to_int(crit["id"], "criteria[id]"))
-    created = window(crit, "createTsFrom", "createTsTo")
-    sent = window(crit, "sentTsFrom", "sentTsTo")
+    created = window(sb, crit, "createTsFrom", "createTsTo")
+    sent = window(sb, crit, "sentTsFrom", "sentTsTo")
     now = sb.clock.ts
     if not ids and created is None and sent is None:
         created = (now - DAY, now)
@@ -408,7 +405,7 @@ def campaign_create(sb: Sandbox, p: dict, ctx):
     deferred = None
     if d.get("deferredToTs"):
         try:
-            deferred = parse_ts(str(d["deferredToTs"]))
+            deferred = sb.parse(str(d["deferredToTs"]))
             if not sb.clock.ts + 3600 <= deferred <= sb.clock.ts + 14 * DAY:
                 raise ValueError
         except ValueError:
@@ -514,7 +511,7 @@ def select_messages(sb: Sandbox, crit: dict, sort: tuple[str, bool]):
     msg_ids = id_list(crit.get("ids"), "criteria[ids]")
     if crit.get("id") not in (None, ""):
         msg_ids.append(to_int(crit["id"], "criteria[id]"))
-    pairs = {k: window(crit, k + "From", k + "To")
+    pairs = {k: window(sb, crit, k + "From", k + "To")
              for k in ("campaignCreateTs", "campaignSentTs", "startSendTs", "statusUpdateTs")}
     now = sb.clock.ts
     if not camp_ids and not msg_ids and all(v is None for v in pairs.values()):
@@ -596,7 +593,7 @@ def message_list(sb: Sandbox, p: dict, ctx):
             "id": str(MESSAGE_ID_BASE + i), "campaignId": str(CAMPAIGN_ID_BASE + ci),
             "segNum": str(int(sb.m_seg[i])), "segUserBuy": money(c.price), "status": STATUSES[pst[k]],
             "uuid": uuids[k], "from": c.sender, "to": to, "groups": None, "text": texts[k],
-            "startSendTs": fmt_ts(int(psst[k])), "statusUpdateTs": fmt_ts(int(pts[k])), "contactCardId": None,
+            "startSendTs": sb.fmt(int(psst[k])), "statusUpdateTs": sb.fmt(int(pts[k])), "contactCardId": None,
             "contentProviderId": None, "segPartnerSell": None, "segPartnerBuy": None, "segSystemSell": None,
             "segSystemBuy": None, "systemCurrency": None, "campaign": campaign_raw(sb, ci, False)})
     return {"items": items, "totalItemCount": str(len(idx))}
@@ -613,7 +610,7 @@ def message_get_sms_status(sb: Sandbox, p: dict, ctx):
         idx = idx[vis]
     st, ts, sst = sb.status_at(idx)
     return [{"id": str(MESSAGE_ID_BASE + int(i)), "status": STATUSES[st[k]], "segNum": str(int(sb.m_seg[i])),
-             "startSendTs": fmt_ts(int(sst[k])), "statusUpdateTs": fmt_ts(int(ts[k]))}
+             "startSendTs": sb.fmt(int(sst[k])), "statusUpdateTs": sb.fmt(int(ts[k]))}
             for k, i in enumerate(idx.tolist())]
 
 
@@ -621,7 +618,7 @@ def message_get_sms_status(sb: Sandbox, p: dict, ctx):
 def link_list(sb: Sandbox, p: dict, ctx):
     crit = as_dict(p.get("criteria"))
     size, page = pagination(p)
-    lo, hi = ts_param(crit.get("createTsFrom"), "createTsFrom"), ts_param(crit.get("createTsTo"), "createTsTo")
+    lo, hi = ts_param(sb, crit.get("createTsFrom"), "createTsFrom"), ts_param(sb, crit.get("createTsTo"), "createTsTo")
     q = str(crit.get("query") or "")
     key, desc = sort_spec(p, {"id", "createTs", "clickCnt", "code", "fullLink"})
     sel = []
@@ -666,7 +663,7 @@ def link_get_stats(sb: Sandbox, p: dict, ctx):
     if typ not in STATS_RANGE:
         raise ApiError(12, "Параметр type может принимать значения monthly, daily, hourly, minute.")
     crit = as_dict(p.get("criteria"))
-    lo, hi = ts_param(crit.get("dateFrom"), "dateFrom"), ts_param(crit.get("dateTo"), "dateTo")
+    lo, hi = ts_param(sb, crit.get("dateFrom"), "dateFrom"), ts_param(sb, crit.get("dateTo"), "dateTo")
     span = STATS_RANGE[typ]
     now = sb.clock.ts
     if lo is None and hi is None:
@@ -676,8 +673,8 @@ def link_get_stats(sb: Sandbox, p: dict, ctx):
     elif hi is None or hi - lo > span:
         hi = lo + span
     hi_eff = min(hi, now)
-    starts = _period_starts(typ, lo, hi_eff)
-    items = [{"param": _period_label(typ, t, getattr(sb, "stats_label_style", "hm"))} for t in starts.tolist()]
+    starts = _period_starts(sb, typ, lo, hi_eff)
+    items = [{"param": _period_label(sb, typ, t, getattr(sb, "stats_label_style", "hm"))} for t in starts.tolist()]
     totals: dict = {}
     bounds = np.append(starts, INF)
     for pos, lid in enumerate(ids):
@@ -704,33 +701,36 @@ def link_get_stats(sb: Sandbox, p: dict, ctx):
     return {"items": items, "totals": totals if items else []}
 
 
-_PERIOD_SECONDS = {"minute": 60, "hourly": 3600, "daily": DAY}
+_PERIOD_SECONDS = {"minute": 60, "hourly": 3600}
+_LABEL_LENGTHS = {"hm": 16, "h": 13, "hms": 19}
 
 
-def _period_starts(typ: str, lo: int, hi: int) -> np.ndarray:
-    """Starts (account-local seconds) of every period of type `typ` that overlaps [lo, hi], empty ones too."""
+def _period_starts(sb: Sandbox, typ: str, lo: int, hi: int) -> np.ndarray:
+    """Starts of every period of type `typ` that overlaps [lo, hi], empty ones too. Periods are the account's
+    local minutes, hours, days and months: a day across a DST shift lasts 23 or 25 hours, and the fall-back
+    hour is two periods with the same wall-clock label."""
     if hi < lo:
         return np.zeros(0, dtype=np.int64)
     if typ in _PERIOD_SECONDS:
         step = _PERIOD_SECONDS[typ]
-        return np.arange(lo - lo % step, hi + 1, step, dtype=np.int64)
-    first = np.datetime64(fmt_ts(lo)[:7], "M")
-    last = np.datetime64(fmt_ts(hi)[:7], "M")
-    return np.arange(first, last + 1).astype("datetime64[s]").astype(np.int64)
+        first = lo - (lo + sb.utc_offset(lo)) % step  # aligned on the wall clock (half-hour zones too)
+        return np.arange(first, hi + 1, step, dtype=np.int64)
+    unit = "D" if typ == "daily" else "M"
+    first = np.datetime64(sb.fmt(lo)[:10], unit)
+    last = np.datetime64(sb.fmt(hi)[:10], unit)
+    return np.array([sb.parse(f"{d.astype('datetime64[D]')} 00:00:00") for d in np.arange(first, last + 1)],
+                    dtype=np.int64)
 
 
-_LABEL_STYLES = {"hm": "%Y-%m-%d %H:%M", "h": "%Y-%m-%d %H", "hms": "%Y-%m-%d %H:%M:%S"}
-
-
-def _period_label(typ: str, start: int, style: str) -> str:
+def _period_label(sb: Sandbox, typ: str, start: int, style: str) -> str:
     """The grid's `param`: `YYYY-MM-DD` daily, `YYYY-MM` monthly (as captured); hourly and minute labels were
     not captured, so the style is switchable (`Sandbox.stats_label_style`: hm, h (hourly only) or hms)."""
+    wall = sb.fmt(start)
     if typ == "daily":
-        return fmt_ts(start)[:10]
+        return wall[:10]
     if typ == "monthly":
-        return fmt_ts(start)[:7]
-    fmt = _LABEL_STYLES["hm"] if style == "h" and typ == "minute" else _LABEL_STYLES[style]
-    return time.strftime(fmt, time.gmtime(start))
+        return wall[:7]
+    return wall[:_LABEL_LENGTHS["hm" if style == "h" and typ == "minute" else style]]
 
 
 # ------------------------------------------------------------------ others

@@ -49,7 +49,7 @@ def faults_from_args(args) -> Faults:
 
 def run(args) -> int:
     if args.now:
-        now = datetime(1970, 1, 1) + timedelta(seconds=parse_ts(args.now))
+        now = datetime(1970, 1, 1) + timedelta(seconds=parse_ts(args.now, "UTC"))  # the wall time as written
     else:
         now = datetime.now(ZoneInfo(args.timezone)).replace(tzinfo=None, second=0, microsecond=0)
     sb = Sandbox.generate(seed=args.seed, campaigns=args.campaigns, messages=args.messages, now=now,

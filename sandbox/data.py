@@ -5,8 +5,9 @@ Each message has fixed transition times (NEW -> ENQUEUD -> ACCEPTD -> first repo
 report); its status as of the clock is the last transition <= now, computed vectorized over a slice.
 Texts, recipients and uuids are derived lazily from the message id and the seed.
 
-All times are int seconds of naive account-local time (``calendar.timegm`` of the naive datetime), so a
-day boundary in these numbers is a local midnight.
+All times are int seconds since the Unix epoch (true instants, so durations are real even across a DST
+shift). The account's zone is applied only at the edges: :func:`fmt_ts` writes the gateway's naive local wall
+times and :func:`parse_ts` reads them (an ambiguous fall-back time as its first occurrence).
 """
 
 from __future__ import annotations
@@ -40,26 +41,58 @@ CURRENCY_BY_TZ = {"Asia/Almaty": "KZT", "Asia/Tashkent": "UZS", "Europe/Kiev": "
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-def to_ts(dt: datetime, tz: str = "Asia/Almaty") -> int:
-    """Naive account-local seconds for a datetime (aware datetimes are converted to the account zone)."""
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
-    return calendar.timegm(dt.timetuple())
+def to_ts(dt: datetime, tz: str) -> int:
+    """Epoch seconds of a datetime; a naive one is a wall time in zone `tz` (ambiguous: its first occurrence)."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=ZoneInfo(tz))
+    return int(dt.timestamp())
 
 
-def fmt_ts(ts) -> str | None:
+# Zone offsets memoized per 15 minutes: every zone's shifts fall on a quarter hour, and formatting one
+# timestamp per message field must stay cheap.
+_QUARTER = 900
+_UTC_OFFSETS: dict[tuple[str, int], int] = {}
+_WALL_OFFSETS: dict[tuple[str, int], int] = {}
+
+
+def _offset(tz: str, ts: int) -> int:
+    """The zone's UTC offset in seconds at instant `ts`."""
+    key = (tz, ts // _QUARTER)
+    off = _UTC_OFFSETS.get(key)
+    if off is None:
+        off = _UTC_OFFSETS[key] = int(datetime.fromtimestamp(key[1] * _QUARTER, ZoneInfo(tz)).utcoffset()
+                                      .total_seconds())
+    return off
+
+
+def _wall_offset(tz: str, wall: int) -> int:
+    """The zone's UTC offset for a wall time given as `calendar.timegm` seconds (ambiguous: first occurrence;
+    in a spring-forward gap: the offset before the shift)."""
+    key = (tz, wall // _QUARTER)
+    off = _WALL_OFFSETS.get(key)
+    if off is None:
+        naive = datetime(1970, 1, 1) + timedelta(seconds=key[1] * _QUARTER)
+        off = _WALL_OFFSETS[key] = int(naive.replace(tzinfo=ZoneInfo(tz)).utcoffset().total_seconds())
+    return off
+
+
+def fmt_ts(ts, tz: str) -> str | None:
+    """The gateway's wire form of an instant: naive wall time in the account's zone."""
     if ts is None or ts >= INF:
         return None
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(int(ts)))
+    ts = int(ts)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts + _offset(tz, ts)))
 
 
-def parse_ts(s: str) -> int:
+def parse_ts(s: str, tz: str) -> int:
+    """Epoch seconds of a wire time (a wall time in the account's zone)."""
     s = s.strip()
     for f in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
         try:
-            return calendar.timegm(time.strptime(s, f))
+            wall = calendar.timegm(time.strptime(s, f))
         except ValueError:
             continue
+        return wall - _wall_offset(tz, wall)
     raise ValueError(f"bad timestamp {s!r}")
 
 
@@ -155,7 +188,7 @@ class CampaignTruth:
 
 
 class Clock:
-    """The simulated clock; ``now`` is a naive account-local datetime."""
+    """The simulated clock: ``ts`` epoch seconds, ``now`` its naive wall time in the account's zone."""
 
     def __init__(self, ts: int, on_change=None, timezone: str = "Asia/Almaty"):
         self._ts = int(ts)
@@ -168,15 +201,15 @@ class Clock:
 
     @property
     def now(self) -> datetime:
-        return datetime(1970, 1, 1) + timedelta(seconds=self._ts)
+        return self.utc.astimezone(ZoneInfo(self.timezone)).replace(tzinfo=None)
 
     @property
     def utc(self) -> datetime:
-        """The clock as an aware UTC instant (its naive account-local time, read in the account's zone)."""
-        return self.now.replace(tzinfo=ZoneInfo(self.timezone)).astimezone(UTC)
+        return datetime.fromtimestamp(self._ts, UTC)
 
     def set(self, when: datetime | int) -> datetime:
-        self._ts = int(when) if isinstance(when, int) else calendar.timegm(when.timetuple())
+        """Set to epoch seconds, an aware datetime, or a naive wall time in the account's zone."""
+        self._ts = int(when) if isinstance(when, int) else to_ts(when, self.timezone)
         if self._on_change:
             self._on_change()
         return self.now
@@ -229,6 +262,18 @@ class Sandbox:
         self._cache: dict = {}
         self._cache_ts = None
         self._seedmix = np.uint64((self.seed * 0x9E3779B1 + 12345) & 0xFFFFFFFFFFFFFFFF)
+
+    def fmt(self, ts) -> str | None:
+        """An instant as the gateway writes it (see :func:`fmt_ts`)."""
+        return fmt_ts(ts, self.timezone)
+
+    def parse(self, s: str) -> int:
+        """A wire time as an instant (see :func:`parse_ts`)."""
+        return parse_ts(s, self.timezone)
+
+    def utc_offset(self, ts: int) -> int:
+        """The account zone's UTC offset in seconds at instant `ts`."""
+        return _offset(self.timezone, int(ts))
 
     # ------------------------------------------------------------ generation
     @classmethod
@@ -440,10 +485,10 @@ class Sandbox:
             c = self.campaigns[int(self.m_camp[i])]
             text = c.text
             if c.placeholders:
-                d = time.gmtime(c.create + 86400 * int(dd[k]))
+                y, m, d = self.fmt(c.create + 86400 * int(dd[k]))[:10].split("-")
                 text = text.format_map(_Keep(name=NAMES[name[k]], code=int(code[k]),
                                              balance=f"{int(bal[k]) // 100}.{int(bal[k]) % 100:02d}",
-                                             date=time.strftime("%d.%m.%Y", d)))
+                                             date=f"{d}.{m}.{y}"))
             out.append(text)
         return out
 

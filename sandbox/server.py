@@ -11,7 +11,7 @@ from typing import Self
 from urllib.parse import parse_qsl, urlsplit
 
 from . import api
-from .data import Sandbox, fmt_ts, parse_ts
+from .data import Sandbox
 from .faults import FaultInjector, Faults
 
 
@@ -158,10 +158,10 @@ class _Handler(BaseHTTPRequestHandler):
                     p = dict(parse_qsl(query + "&" + body.decode(), keep_blank_values=True))
                 with sb.lock:
                     if p.get("now") not in (None, ""):
-                        sb.clock.set(parse_ts(str(p["now"])))
+                        sb.clock.set(sb.parse(str(p["now"])))
                     if p.get("advance") not in (None, ""):
                         sb.clock.advance(float(p["advance"]))
-            return self._send(200, json.dumps({"now": fmt_ts(sb.clock.ts)}).encode())
+            return self._send(200, json.dumps({"now": sb.fmt(sb.clock.ts)}).encode())
         if route == "faults":
             if self.command == "POST":
                 try:

@@ -29,7 +29,7 @@ class SyncedSandbox:
 
     def as_of(self) -> datetime:
         """The sandbox's clock: for a test to choose dates relative to it (the sync never sees it)."""
-        return self.sandbox.clock.now.replace(tzinfo=ZoneInfo(self.sandbox.timezone))
+        return self.sandbox.clock.utc.astimezone(ZoneInfo(self.sandbox.timezone))
 
     def sync(self, **kwargs) -> dict:
         from flows.sync import sync
@@ -91,3 +91,24 @@ def assert_matches_truth(data_dir, truth, sandbox=None) -> None:
             if expected.get(k) is not None and actual[k] is not None and abs(expected[k] - actual[k]) < 1e-6:
                 actual[k] = expected[k]
         assert actual == expected, f"campaign {cid}: warehouse {actual} != truth {expected}"
+
+
+def assert_link_windows_match(data_dir, sandbox) -> None:
+    """`link_metrics.clicks_last_30_days` sums the daily buckets overlapping [as_of - 30 days, as_of): every
+    click from the account-local midnight starting the first such bucket up to the sandbox's clock."""
+    from datetime import timedelta
+
+    from sandbox.data import LINK_ID_BASE, to_ts
+
+    con = duckdb.connect(str(Path(data_dir) / "warehouse.duckdb"), read_only=True)
+    try:
+        rows = con.execute("select link_id, as_of, clicks_last_30_days from link_metrics").fetchall()
+    finally:
+        con.close()
+    assert any(clicks for _, _, clicks in rows), "no link was clicked in the window: no test"
+    for link_id, as_of, clicks in rows:
+        start = to_ts(as_of - timedelta(days=30), sandbox.timezone)
+        start = sandbox.parse(sandbox.fmt(start)[:10])
+        j = link_id - LINK_ID_BASE
+        times = sandbox.k_t[sandbox.l_off[j]:sandbox.l_off[j + 1]]
+        assert clicks == int(((times >= start) & (times <= sandbox.clock.ts)).sum()), link_id

@@ -2,11 +2,10 @@
 
 import os
 import shutil
-from datetime import timedelta
 
 import duckdb
 import pytest
-from e2e_support import assert_matches_truth
+from e2e_support import assert_link_windows_match, assert_matches_truth
 
 from flows.rebuild import rebuild
 
@@ -132,17 +131,4 @@ def test_daily_click_series_from_the_grid_add_up_to_each_links_counters(synced):
 
 
 def test_link_metrics_windows_equal_the_sandboxs_clicks_in_those_windows(synced):
-    """clicks_last_30_days sums the daily buckets overlapping [as_of - 30 days, as_of): every click from the
-    account-local midnight starting the first such bucket up to the sandbox's clock."""
-    from sandbox.data import LINK_ID_BASE, to_ts
-
-    sb = synced.sandbox
-    con = duckdb.connect(str(synced.data_dir / "warehouse.duckdb"), read_only=True)
-    rows = con.execute("select link_id, as_of, clicks_last_30_days from link_metrics").fetchall()
-    assert any(clicks for _, _, clicks in rows)
-    for link_id, as_of, clicks in rows:
-        start = to_ts(as_of - timedelta(days=30), sb.timezone)
-        start -= start % 86400  # the local midnight of the bucket that overlaps the window's start
-        j = link_id - LINK_ID_BASE
-        times = sb.k_t[sb.l_off[j]:sb.l_off[j + 1]]
-        assert clicks == int(((times >= start) & (times <= sb.clock.ts)).sum()), link_id
+    assert_link_windows_match(synced.data_dir, synced.sandbox)
