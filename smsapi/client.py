@@ -218,13 +218,34 @@ def _normalise_base(url: str) -> str:
     return url
 
 
+def rate_limit_from_env(raw: str) -> dict[str, Any]:
+    """``SMS_RATE_LIMIT`` as client settings: unset or ``auto`` learns the gateway's limit; a number caps what
+    is learned (calls/s per method); ``none`` spaces nothing."""
+    raw = raw.strip()
+    if raw.lower() in ("", "auto"):
+        return {"rate_limit_per_method": None, "adaptive_rate_limit": True}
+    if raw.lower() in ("0", "none", "off", "unlimited"):
+        return {"rate_limit_per_method": None, "adaptive_rate_limit": False}
+    try:
+        cap = float(raw)
+        if not cap > 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"SMS_RATE_LIMIT={raw!r} is not a positive number: set it to the most calls per second "
+                          "per method (e.g. 5), 'auto' (learn the gateway's limit) or 'none'") from None
+    return {"rate_limit_per_method": cap, "adaptive_rate_limit": True}
+
+
 class SmsApi:
     """The SMS gateway client. Safe to share between threads.
 
     ``base_url`` is the API domain (``https://api.mobizon.kz``); ``timezone`` the account's IANA zone, used to
-    format datetimes (naive ones are taken as account-local); ``rate_limit_per_method`` calls/s per
-    ``Module/Method`` (None: no client limit); ``max_retries`` bounds the retries of one call; ``backoff`` is the
-    first retry delay in seconds, doubled each attempt, with jitter; ``sleep`` is injectable for tests.
+    format datetimes (naive ones are taken as account-local). Calls are spaced per ``Module/Method``: with
+    ``adaptive_rate_limit`` (the default) at a rate learned from code 30 answers (see `ratelimit`), started from
+    ``learned_rates`` and capped at ``rate_limit_per_method`` calls/s (None: no cap); without it at exactly
+    ``rate_limit_per_method`` (None: no client limit). ``max_retries`` bounds the retries of one call;
+    ``backoff`` is the first retry delay in seconds, doubled each attempt, with jitter; ``sleep`` is injectable
+    for tests.
     """
 
     def __init__(
@@ -234,12 +255,14 @@ class SmsApi:
         timezone: str = "Asia/Almaty",
         session: requests.Session | None = None,
         timeout: float | tuple[float, float] = (5, 60),
-        rate_limit_per_method: float | None = 5.0,
+        rate_limit_per_method: float | None = None,
         max_retries: int = 5,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         *,
         max_backoff: float = 30.0,
+        adaptive_rate_limit: bool = True,
+        learned_rates: Mapping[str, float] | None = None,
         task_timeout: float = 3600.0,
         pool_size: int = 16,
     ):
@@ -261,7 +284,8 @@ class SmsApi:
         self._sleep = sleep
         self._rng = random.Random()
         self._lock = threading.Lock()
-        self.limiter = RateLimiter(rate_limit_per_method, sleep=sleep)
+        self.limiter = RateLimiter(rate_limit_per_method, adaptive=adaptive_rate_limit, learned=learned_rates,
+                                   sleep=sleep)
         self.stats = ApiStats()
         self._links_module: str | None = None
         self._gateway_date: tuple[datetime, float] | None = None  # (latest Date header, monotonic then)
@@ -288,20 +312,8 @@ class SmsApi:
             )
         timezone = overrides.pop("timezone", None) or env.get("SMS_TIMEZONE", "").strip() or "Asia/Almaty"
         get_zone(timezone, "SMS_TIMEZONE")
-        if "rate_limit_per_method" not in overrides and env.get("SMS_RATE_LIMIT", "").strip():
-            raw = env["SMS_RATE_LIMIT"].strip()
-            if raw.lower() in ("0", "none", "off", "unlimited"):
-                overrides["rate_limit_per_method"] = None
-            else:
-                try:
-                    overrides["rate_limit_per_method"] = float(raw)
-                    if overrides["rate_limit_per_method"] <= 0:
-                        raise ValueError
-                except ValueError:
-                    raise ConfigError(
-                        f"SMS_RATE_LIMIT={raw!r} is not a positive number: set it to calls per second per "
-                        "method (e.g. 5) or 'none'"
-                    ) from None
+        if "rate_limit_per_method" not in overrides:
+            overrides.update(rate_limit_from_env(env.get("SMS_RATE_LIMIT", "")))
         return cls(base_url, api_key, timezone=timezone, **overrides)
 
     def close(self) -> None:
@@ -347,7 +359,7 @@ class SmsApi:
         attempt = 0
         switches = 0
         while True:
-            waited = self.limiter.acquire(endpoint)
+            waited, epoch = self.limiter.acquire(endpoint)
             if waited > 0:
                 self.stats.add_wait(waited)
             self.stats.add_call(endpoint)
@@ -368,6 +380,10 @@ class SmsApi:
                 continue
 
             code, data, message = outcome
+            if code == 30:
+                self.limiter.throttled(endpoint, epoch)
+            else:
+                self.limiter.answered(endpoint, waited > 0)
             if code == 0:
                 return data
             # A server that echoes the request must not carry the key into an exception, a log or a summary.
@@ -392,6 +408,9 @@ class SmsApi:
                     self.stats.add_error(f"code {code}")
                     raise error_for(code, message, data, module, method,
                                     f"gave up after {attempt} attempts")
+                if code == 30 and self.limiter.adaptive and attempt == 1:
+                    self.stats.add_retry("code 30")  # the limiter has slowed down: its spacing is the back-off
+                    continue
                 self._back_off(endpoint, attempt, f"code {code}", message or code_meaning(code))
                 continue
             self.stats.add_error(f"code {code}")

@@ -1,44 +1,154 @@
-"""A thread-safe client-side rate limiter: at most ``rate`` calls per second per key (``Module/Method``)."""
+"""A thread-safe client-side rate limiter per key (``Module/Method``): a fixed rate, or one that learns the
+gateway's limit from its only signal, code 30.
+
+The gateway publishes no limit. The adaptive limiter starts at a moderate rate and, until the first code 30,
+adds one call per second for every clean answer it held back (the rate doubles each second while it is what
+limits the caller). On a code 30 it drops to 90 % of the rate the gateway actually let through in the last
+second (what it answered without code 30), the best estimate of the limit there is, and from then on probes
+upwards slowly: +0.1 % of that estimate per clean answer, so it meets the limit again only about every
+hundred calls. That keeps code-30 answers near 1 %
+of calls and the average rate near 95 % of the limit, whatever the limit is. A code 30 for a call spaced at a
+rate already given up on is not counted twice (``epoch``). ``learned()`` gives the estimates to keep for the
+next run, which starts from them instead of from scratch.
+"""
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 __all__ = ["RateLimiter"]
 
+START_RATE = 5.0  # calls/s per method before anything is known: moderate for any account
+MIN_RATE = 0.2  # never slower than one call per five seconds
+BACK_OFF = 0.9  # after a code 30: this share of the rate the gateway let through
+PROBE = 0.001  # then + this share of that estimate per clean answer (the limit again after ~100 calls)
+WINDOW = 1.0  # seconds over which "the rate the gateway let through" is measured
+
+
+@dataclass
+class _Key:
+    rate: float
+    estimate: float | None = None  # the limit as last measured at a code 30; None: still ramping up
+    epoch: int = 0  # bumped at each back-off
+    next_slot: float = 0.0
+    answered: deque = field(default_factory=deque)  # times of clean answers within WINDOW
+
 
 class RateLimiter:
-    """Spaces calls to the same key at least ``1/rate`` seconds apart; ``rate=None`` disables it.
+    """Spaces calls to the same key at least ``1/rate`` seconds apart.
 
-    Each caller reserves the next free slot under a lock, then sleeps outside it, so threads calling the same
-    method queue up fairly while calls to other methods are not held back.
+    ``rate``: calls per second; ``None`` disables limiting. With ``adaptive=True`` it is the cap the learned
+    rate never exceeds (``None``: no cap), and each key's rate starts at ``learned[key]`` if given, else at
+    ``START_RATE``. Each caller reserves the next free slot under a lock, then sleeps outside it, so threads
+    calling the same method queue up fairly while calls to other methods are not held back.
     """
 
-    def __init__(self, rate: float | None, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, rate: float | None, *, adaptive: bool = False, learned: Mapping[str, float] | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         if rate is not None and rate <= 0:
             raise ValueError("rate must be a positive number of calls per second, or None for no limit")
         self.rate = rate
-        self.interval = 0.0 if rate is None else 1.0 / rate
+        self.adaptive = adaptive
+        self._learned = {k: float(v) for k, v in (learned or {}).items() if _positive(v)}
         self._clock = clock
         self._sleep = sleep
-        self._next: dict[str, float] = {}
+        self._keys: dict[str, _Key] = {}
         self._lock = threading.Lock()
+
+    @property
+    def limited(self) -> bool:
+        return self.adaptive or self.rate is not None
+
+    def _key(self, key: str) -> _Key:
+        state = self._keys.get(key)
+        if state is None:
+            if not self.adaptive:
+                state = _Key(rate=self.rate or 0.0)
+            elif key in self._learned:
+                estimate = self._capped(self._learned[key])
+                state = _Key(rate=self._capped(BACK_OFF * estimate), estimate=estimate)
+            else:
+                state = _Key(rate=self._capped(START_RATE))
+            state.next_slot = self._clock()
+            self._keys[key] = state
+        return state
+
+    def _capped(self, rate: float) -> float:
+        rate = max(rate, MIN_RATE)
+        return min(rate, self.rate) if self.rate is not None else rate
 
     def reserve(self, key: str) -> float:
         """Reserve the next slot for ``key``; return how long the caller must wait for it."""
-        if self.rate is None:
+        if not self.limited:
             return 0.0
         with self._lock:
+            state = self._key(key)
             now = self._clock()
-            slot = max(now, self._next.get(key, now))
-            self._next[key] = slot + self.interval
+            slot = max(now, state.next_slot)
+            state.next_slot = slot + 1.0 / state.rate
             return slot - now
 
-    def acquire(self, key: str) -> float:
-        """Block until a call to ``key`` is allowed; return the seconds waited."""
+    def acquire(self, key: str) -> tuple[float, int]:
+        """Block until a call to ``key`` is allowed; return (seconds waited, the key's epoch for `feedback`)."""
+        if not self.limited:
+            return 0.0, 0
+        with self._lock:
+            epoch = self._key(key).epoch
         wait = self.reserve(key)
         if wait > 0:
             self._sleep(wait)
-        return wait
+        return wait, epoch
+
+    def answered(self, key: str, waited: bool) -> None:
+        """A call to ``key`` was answered without code 30; `waited`: the limiter held it back (only then is the
+        rate what limits the caller, and worth raising)."""
+        if not self.adaptive:
+            return
+        with self._lock:
+            state = self._key(key)
+            now = self._clock()
+            state.answered.append(now)
+            while state.answered and state.answered[0] <= now - WINDOW:
+                state.answered.popleft()
+            if waited:
+                step = 1.0 if state.estimate is None else PROBE * state.estimate
+                state.rate = self._capped(state.rate + step)
+
+    def throttled(self, key: str, epoch: int) -> None:
+        """A call to ``key``, made in `epoch`, was answered code 30 (rate limit exceeded): back off, once per
+        epoch, to BACK_OFF of the rate the gateway let through in the last WINDOW."""
+        if not self.adaptive:
+            return
+        with self._lock:
+            state = self._key(key)
+            if epoch != state.epoch:
+                return
+            now = self._clock()
+            while state.answered and state.answered[0] <= now - WINDOW:
+                state.answered.popleft()
+            let_through = len(state.answered) / WINDOW
+            state.estimate = self._capped(min(state.rate, let_through) if let_through else state.rate / 2)
+            state.rate = self._capped(BACK_OFF * state.estimate)
+            state.epoch += 1
+            state.next_slot = max(state.next_slot, now + 1.0 / state.rate)
+
+    def learned(self) -> dict[str, float]:
+        """Each key's estimated limit (or, where none was met, the rate reached), to start the next run with."""
+        with self._lock:
+            return {key: round(state.estimate if state.estimate is not None else state.rate, 3)
+                    for key, state in self._keys.items()}
+
+    def rates(self) -> dict[str, float]:
+        """Each key's current rate in calls per second."""
+        with self._lock:
+            return {key: round(state.rate, 3) for key, state in self._keys.items()}
+
+
+def _positive(value) -> bool:
+    try:
+        return float(value) > 0
+    except (TypeError, ValueError):
+        return False

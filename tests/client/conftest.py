@@ -161,6 +161,8 @@ def make_api(no_sleep):
     made: list[SmsApi] = []
 
     def factory(url: str, **kw: Any) -> SmsApi:
+        # a test that names a rate gets the production limiter (adaptive, capped at it); others none
+        kw.setdefault("adaptive_rate_limit", kw.get("rate_limit_per_method") is not None)
         kw.setdefault("rate_limit_per_method", None)
         kw.setdefault("timeout", (2, 5))
         api = SmsApi(url, kw.pop("api_key", API_KEY), **kw)

@@ -27,14 +27,20 @@ def test_an_unknown_zone_names_sms_timezone():
         SmsApi.from_env(env(SMS_TIMEZONE="Nowhere/Land"))
 
 
-def test_the_rate_limit_comes_from_sms_rate_limit_and_none_switches_it_off():
-    assert SmsApi.from_env(env(SMS_RATE_LIMIT="2.5")).limiter.rate == 2.5
-    assert SmsApi.from_env(env(SMS_RATE_LIMIT="none")).limiter.rate is None
+def test_the_rate_limit_is_learned_by_default_capped_by_a_number_and_off_with_none():
+    for unset in (None, "", "auto", "AUTO"):
+        limiter = SmsApi.from_env(env(SMS_RATE_LIMIT=unset)).limiter
+        assert limiter.adaptive and limiter.rate is None, unset
+    capped = SmsApi.from_env(env(SMS_RATE_LIMIT="2.5")).limiter
+    assert capped.adaptive and capped.rate == 2.5
+    off = SmsApi.from_env(env(SMS_RATE_LIMIT="none")).limiter
+    assert not off.adaptive and off.rate is None and not off.limited
 
 
 def test_a_bad_rate_limit_is_a_config_error():
-    with pytest.raises(ConfigError, match="SMS_RATE_LIMIT"):
-        SmsApi.from_env(env(SMS_RATE_LIMIT="fast"))
+    for bad in ("fast", "-1", "nan"):
+        with pytest.raises(ConfigError, match="SMS_RATE_LIMIT.*'auto'.*'none'"):
+            SmsApi.from_env(env(SMS_RATE_LIMIT=bad))
 
 
 def test_overrides_win_over_the_environment():

@@ -1,6 +1,8 @@
 """The client-side limiter spaces calls per method and is safe across threads."""
 import threading
 
+import pytest
+
 from smsapi.ratelimit import RateLimiter
 
 
@@ -32,7 +34,7 @@ def test_different_methods_do_not_wait_for_each_other():
 
 def test_none_means_no_limit():
     rl = RateLimiter(None)
-    assert all(rl.acquire("X/Y") == 0.0 for _ in range(100))
+    assert all(rl.acquire("X/Y") == (0.0, 0) for _ in range(100))
 
 
 def test_threads_get_distinct_slots():
@@ -60,3 +62,83 @@ def test_time_passing_frees_the_slot():
     rl.reserve("A/B")
     clock.now += 1.0
     assert rl.reserve("A/B") == 0.0
+
+
+# ---------------------------------------------------------------- adaptive: learns the limit from code 30
+def test_the_adaptive_rate_ramps_up_only_while_it_holds_calls_back():
+    clock = FakeClock()
+    rl = RateLimiter(None, adaptive=True, clock=clock, sleep=clock.sleep)
+    rl.acquire("A/B")
+    assert rl.rates() == {"A/B": 5.0}  # START_RATE
+    rl.answered("A/B", waited=False)
+    assert rl.rates() == {"A/B": 5.0}  # not held back: the rate is not what limits the caller
+    for _ in range(10):
+        rl.answered("A/B", waited=True)
+    assert rl.rates() == {"A/B": 15.0}  # one call per second more per clean answer while ramping up
+
+
+def test_a_code_30_backs_off_to_90_percent_of_what_the_gateway_let_through_once_per_epoch():
+    clock = FakeClock()
+    rl = RateLimiter(None, adaptive=True, clock=clock, sleep=clock.sleep)
+    _, epoch = rl.acquire("A/B")
+    for _ in range(40):
+        clock.now += 0.025
+        rl.answered("A/B", waited=True)  # 40 answers in the last second; the rate ramped to 45
+    rl.throttled("A/B", epoch)
+    assert rl.rates() == {"A/B": 36.0} and rl.learned() == {"A/B": 40.0}
+    rl.throttled("A/B", epoch)  # a call spaced at the old rate: already reacted to
+    assert rl.rates() == {"A/B": 36.0}
+    _, epoch = rl.acquire("A/B")
+    assert epoch == 1
+    rl.answered("A/B", waited=True)
+    assert rl.rates() == {"A/B": 36.04}  # probing: +0.1 % of the estimate per clean answer
+
+
+def test_the_cap_bounds_the_learned_rate_and_a_learned_rate_starts_the_next_run():
+    clock = FakeClock()
+    capped = RateLimiter(8.0, adaptive=True, clock=clock, sleep=clock.sleep)
+    capped.acquire("A/B")
+    for _ in range(20):
+        capped.answered("A/B", waited=True)
+    assert capped.rates() == {"A/B": 8.0}
+    resumed = RateLimiter(None, adaptive=True, learned={"A/B": 30.0, "C/D": "junk"}, clock=clock, sleep=clock.sleep)
+    resumed.acquire("A/B")
+    resumed.acquire("C/D")
+    assert resumed.rates() == {"A/B": 27.0, "C/D": 5.0} and resumed.learned()["A/B"] == 30.0
+
+
+def _simulate(limit: int, calls: int, workers: int = 4, latency: float = 0.004) -> tuple[float, float]:
+    """A gateway allowing `limit` calls per sliding second (as the sandbox does), `workers` callers each
+    waiting for its answer, all on a fake clock: (throughput / limit, share of calls answered code 30)."""
+    import heapq
+    from collections import deque
+
+    clock = FakeClock()
+    rl = RateLimiter(None, adaptive=True, clock=clock, sleep=lambda s: None)
+    allowed: deque = deque()
+    ready = [(clock.now, w) for w in range(workers)]  # when each worker asks for its next slot
+    done = throttled = 0
+    start = clock.now
+    while done < calls:
+        t, w = heapq.heappop(ready)
+        clock.now = t
+        wait, epoch = rl.acquire("Message/List")
+        sent = t + wait
+        clock.now = sent
+        while allowed and allowed[0] <= sent - 1.0:
+            allowed.popleft()
+        if len(allowed) >= limit:
+            throttled += 1
+            rl.throttled("Message/List", epoch)
+        else:
+            allowed.append(sent)
+            done += 1
+            rl.answered("Message/List", wait > 0)
+        heapq.heappush(ready, (sent + latency, w))
+    return done / (clock.now - start) / limit, throttled / (done + throttled)
+
+
+@pytest.mark.parametrize("limit", [2, 5, 20, 50])
+def test_under_an_unknown_limit_throughput_stays_near_it_with_few_code_30s(limit):
+    efficiency, code_30_share = _simulate(limit, calls=max(400, 60 * limit))
+    assert efficiency >= 0.85 and code_30_share <= 0.02, (efficiency, code_30_share)
