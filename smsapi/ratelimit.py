@@ -6,9 +6,10 @@ adds one call per second for every clean answer it held back (the rate doubles e
 limits the caller). On a code 30 it drops to 90 % of the rate the gateway actually let through in the last
 second (what it answered without code 30), the best estimate of the limit there is, and from then on probes
 upwards slowly: +0.1 % of that estimate per clean answer, so it meets the limit again only about every
-hundred calls. That keeps code-30 answers near 1 %
+hundred calls. Past the estimate with no code 30 the estimate was low (measured while the gateway still
+counted someone else's calls, say): it climbs by 1 % per answer until the gateway says so. That keeps code-30 answers near 1 %
 of calls and the average rate near 95 % of the limit, whatever the limit is. A code 30 for a call spaced at a
-rate already given up on is not counted twice (``epoch``). ``learned()`` gives the estimates to keep for the
+rate already given up on, or within a second of backing off, is not counted twice (``epoch``). ``learned()`` gives the estimates to keep for the
 next run, which starts from them instead of from scratch.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ START_RATE = 5.0  # calls/s per method before anything is known: moderate for an
 MIN_RATE = 0.2  # never slower than one call per five seconds
 BACK_OFF = 0.9  # after a code 30: this share of the rate the gateway let through
 PROBE = 0.001  # then + this share of that estimate per clean answer (the limit again after ~100 calls)
+CLIMB = 0.01  # past the estimate with no code 30: + this share of the rate per clean answer
 WINDOW = 1.0  # seconds over which "the rate the gateway let through" is measured
 
 
@@ -35,6 +37,8 @@ class _Key:
     epoch: int = 0  # bumped at each back-off
     next_slot: float = 0.0
     answered: deque = field(default_factory=deque)  # times of clean answers within WINDOW
+    first_answer: float | None = None
+    backed_off_at: float | None = None
 
 
 class RateLimiter:
@@ -111,10 +115,17 @@ class RateLimiter:
             state = self._key(key)
             now = self._clock()
             state.answered.append(now)
+            if state.first_answer is None:
+                state.first_answer = now
             while state.answered and state.answered[0] <= now - WINDOW:
                 state.answered.popleft()
             if waited:
-                step = 1.0 if state.estimate is None else PROBE * state.estimate
+                if state.estimate is None:
+                    step = 1.0
+                elif state.rate < state.estimate:
+                    step = PROBE * state.estimate
+                else:
+                    step = CLIMB * state.rate
                 state.rate = self._capped(state.rate + step)
 
     def throttled(self, key: str, epoch: int) -> None:
@@ -124,15 +135,18 @@ class RateLimiter:
             return
         with self._lock:
             state = self._key(key)
-            if epoch != state.epoch:
-                return
             now = self._clock()
+            if epoch != state.epoch or (state.backed_off_at is not None and now - state.backed_off_at < WINDOW):
+                return  # spaced at a rate given up on, or the gateway's window still holds calls made at it
             while state.answered and state.answered[0] <= now - WINDOW:
                 state.answered.popleft()
-            let_through = len(state.answered) / WINDOW
+            # the answers per second over the last WINDOW, or over less if the key began answering more recently
+            span = min(WINDOW, now - state.first_answer) if state.first_answer is not None else 0.0
+            let_through = len(state.answered) / span if len(state.answered) >= 2 and span > 0 else None
             state.estimate = self._capped(min(state.rate, let_through) if let_through else state.rate / 2)
             state.rate = self._capped(BACK_OFF * state.estimate)
             state.epoch += 1
+            state.backed_off_at = now
             state.next_slot = max(state.next_slot, now + 1.0 / state.rate)
 
     def learned(self) -> dict[str, float]:

@@ -81,9 +81,9 @@ def test_a_code_30_backs_off_to_90_percent_of_what_the_gateway_let_through_once_
     clock = FakeClock()
     rl = RateLimiter(None, adaptive=True, clock=clock, sleep=clock.sleep)
     _, epoch = rl.acquire("A/B")
-    for _ in range(40):
+    for _ in range(80):
         clock.now += 0.025
-        rl.answered("A/B", waited=True)  # 40 answers in the last second; the rate ramped to 45
+        rl.answered("A/B", waited=True)  # 40 answers in the last second; the rate ramped to 85
     rl.throttled("A/B", epoch)
     assert rl.rates() == {"A/B": 36.0} and rl.learned() == {"A/B": 40.0}
     rl.throttled("A/B", epoch)  # a call spaced at the old rate: already reacted to
@@ -92,6 +92,23 @@ def test_a_code_30_backs_off_to_90_percent_of_what_the_gateway_let_through_once_
     assert epoch == 1
     rl.answered("A/B", waited=True)
     assert rl.rates() == {"A/B": 36.04}  # probing: +0.1 % of the estimate per clean answer
+
+
+def test_a_code_30_in_the_first_moments_measures_over_the_time_answered_so_far_and_a_low_estimate_climbs():
+    clock = FakeClock()
+    rl = RateLimiter(None, adaptive=True, clock=clock, sleep=clock.sleep)
+    _, epoch = rl.acquire("A/B")
+    for _ in range(5):
+        clock.now += 0.1
+        rl.answered("A/B", waited=True)  # 5 answers over 0.4 s since the first: 12.5/s, not 5/s
+    rl.throttled("A/B", epoch)  # the gateway still counted someone else's calls
+    assert rl.learned() == {"A/B": 10.0}  # min(rate 10, 12.5/s)
+    for _ in range(10):
+        rl.answered("A/B", waited=True)
+    assert rl.rates()["A/B"] == 9.1  # probing below the estimate: +0.01/answer
+    for _ in range(140):
+        rl.answered("A/B", waited=True)
+    assert rl.rates()["A/B"] > 10.0 * 1.01 ** 40  # 90 answers to reach it, then +1 % per answer
 
 
 def test_the_cap_bounds_the_learned_rate_and_a_learned_rate_starts_the_next_run():
