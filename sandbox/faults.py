@@ -16,7 +16,8 @@ class Faults:
     rate_limit: calls per second allowed per method (0 = unlimited); rate_limit_methods overrides it per
     "Module/Method". wrong_port: also serve a second port answering code 13 with data "127.0.0.1:<port>".
     background_tasks: share of Campaign/AddRecipients calls answered with code 100 (by groups or a file:
-    always); task_polls: TaskQueue/GetStatus polls until status 2.
+    always); task_polls: TaskQueue/GetStatus polls until status 2. lost_answers: per "Module/Method", the
+    share of calls carried out whose answer is then lost (the connection drops after the work is done).
     """
 
     rate_limit: float = 0.0
@@ -31,6 +32,7 @@ class Faults:
     truncated: float = 0.0
     code3: float = 0.0
     code999: float = 0.0
+    lost_answers: dict[str, float] = field(default_factory=dict)
     seed: int = 0
 
     @classmethod
@@ -94,6 +96,13 @@ class FaultInjector:
                 if rate and r.random() < rate:
                     return kind, delay
             return None, delay
+
+    def answer_lost(self, method: str) -> bool:
+        rate = self.faults.lost_answers.get(method, 0.0)
+        if not rate:
+            return False
+        with self.lock:
+            return self._rng(method + "#lost").random() < rate
 
     def background(self, method: str) -> bool:
         f = self.faults

@@ -141,6 +141,9 @@ class _Handler(BaseHTTPRequestHandler):
                 data, code, message = meth[1](sb, p, owner.ctx), 0, ""
             except api.ApiError as e:
                 data, code, message = e.data, e.code, e.message
+        if inj.answer_lost(name):  # done, but the answer never arrives
+            self.close_connection = True
+            return
         payload = api.dumps({"code": code, "data": data, "message": message})
         if kind == "truncated":
             payload = payload[: max(1, len(payload) // 2)]

@@ -17,6 +17,7 @@ from .errors import (
     SmsApiError,
     TaskFailedError,
     TransportError,
+    UncertainWriteError,
     ValidationError,
     WrongDomainError,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "ConfigError",
     "NotFoundError",
     "NothingDoneError",
+    "UncertainWriteError",
     "PageNumberPaginator",
     "PartialResult",
     "RateLimitError",

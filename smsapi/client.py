@@ -21,6 +21,7 @@ from typing import Any, Self
 from urllib.parse import quote_plus, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from .encoding import http_build_query
@@ -29,8 +30,10 @@ from .errors import (
     BadRequestError,
     ConfigError,
     NothingDoneError,
+    SmsApiError,
     TaskFailedError,
     TransportError,
+    UncertainWriteError,
     WrongDomainError,
     code_meaning,
     error_for,
@@ -48,6 +51,7 @@ log = logging.getLogger("smsapi")
 IDS_PER_CALL = 100          # Message/GetSMSStatus ids, criteria[campaignIds]
 LINK_STATS_IDS_PER_CALL = 5  # Link/GetStats ids[]
 RECIPIENTS_PER_CALL = 500   # Campaign/AddRecipients recipients
+WRITE_LOOKBACK = timedelta(minutes=10)  # how far back a lost write is looked for (see `_write_once_checked`)
 MAX_DOMAIN_SWITCHES = 3
 TASK_DONE, TASK_REJECTED = 2, 3
 # Link/GetStats silently truncates ranges wider than these.
@@ -175,10 +179,29 @@ class ApiStats:
 class _Failure:
     """A transport-level failure, described without any URL that carries the key."""
 
-    __slots__ = ("cause", "retriable", "text")
+    __slots__ = ("cause", "maybe_done", "retriable", "text")
 
-    def __init__(self, cause: str, text: str, retriable: bool = True):
-        self.cause, self.text, self.retriable = cause, text, retriable
+    def __init__(self, cause: str, text: str, retriable: bool = True, maybe_done: bool = True):
+        # maybe_done: the request may have reached the gateway and been carried out (False only when no
+        # connection was made), which decides whether a write may be sent again
+        self.cause, self.text, self.retriable, self.maybe_done = cause, text, retriable, maybe_done
+
+
+def _uncertain(endpoint: str, cause: str) -> str:
+    return (f"{endpoint}: {cause} after the request was sent, so it may have been carried out; it is not sent "
+            "again without a check (see the gateway's panel or Message/List before sending it yourself)")
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether a requests error happened before any byte of the request left (refused, unresolvable)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.NameResolutionError)):
+            return True
+        exc = getattr(exc, "reason", None) or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException)
+                                               else None) or exc.__context__
+    return False
 
 
 def _chunks(values: Iterable[Any], size: int) -> Iterator[list]:
@@ -348,11 +371,16 @@ class SmsApi:
                 f"?output=json&api=v1&apiKey={quote_plus(self._api_key)}")
 
     # -- the one request loop -------------------------------------------------------------------------------
-    def call(self, module: str, method: str, params: Mapping[str, Any] | None = None) -> Any:
+    def call(self, module: str, method: str, params: Mapping[str, Any] | None = None, *,
+             write: bool = False) -> Any:
         """One API call with every response code handled; returns ``data`` as on the wire.
 
         Code 100 waits for the background task and returns its final TaskQueue/GetStatus data; code 98 returns
         a ``PartialResult``; code 99 raises ``NothingDoneError`` with the items; fatal codes raise at once.
+        A `write` (it sends or bills) is retried only where the gateway cannot have carried it out: no
+        connection made, code 30 or 13. A timeout, a dropped connection, HTTP 5xx, a broken body, code 3 or 999
+        after the request was sent raise ``UncertainWriteError`` instead (code 10: its own error, not retried);
+        the sending methods below then check whether it was done before they send once more.
         """
         endpoint = f"{module}/{method}"
         body = http_build_query(params)
@@ -366,6 +394,9 @@ class SmsApi:
             outcome = self._send(module, method, body)
 
             if isinstance(outcome, _Failure):
+                if write and outcome.maybe_done:
+                    self.stats.add_error(outcome.cause)
+                    raise UncertainWriteError(_uncertain(endpoint, outcome.text), module, method, outcome.cause)
                 if not outcome.retriable:
                     self.stats.add_error(outcome.cause)
                     raise TransportError(f"{endpoint}: {outcome.text}", module, method, outcome.cause)
@@ -402,6 +433,12 @@ class SmsApi:
                                            f"gave up after {MAX_DOMAIN_SWITCHES} domain switches")
                 self._switch_domain(data, module, method, message)
                 continue
+            if write and code != 30 and code in RETRIABLE_CODES:
+                self.stats.add_error(f"code {code}")
+                if code in (3, 999):  # an error while doing it: perhaps done in part or in full
+                    raise UncertainWriteError(_uncertain(endpoint, f"code {code} ({code_meaning(code)})"),
+                                              module, method, f"code {code}")
+                raise error_for(code, message, data, module, method, "a write is not retried")
             if code in RETRIABLE_CODES:
                 attempt += 1
                 if attempt > self.max_retries:
@@ -432,10 +469,13 @@ class SmsApi:
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                 requests.exceptions.InvalidSchema) as exc:
             return _Failure("bad url", f"bad API URL: {self.redact(exc)}; check SMS_API_URL", retriable=False)
+        except requests.exceptions.ConnectTimeout as exc:
+            return _Failure("timeout", f"connect timeout: {self.redact(exc)}", maybe_done=False)
         except requests.exceptions.Timeout as exc:
             return _Failure("timeout", f"timeout: {self.redact(exc)}")
         except requests.exceptions.RequestException as exc:
-            return _Failure("connection", f"{type(exc).__name__}: {self.redact(exc)}")
+            return _Failure("connection", f"{type(exc).__name__}: {self.redact(exc)}",
+                            maybe_done=not _never_connected(exc))
 
         if status >= 500:
             return _Failure(f"http {status}", f"HTTP {status} {self.redact(response.reason or '')}".strip())
@@ -700,39 +740,103 @@ class SmsApi:
         return self.call("TaskQueue", "GetStatus", {"id": task_id})
 
     # -- sending --------------------------------------------------------------------------------------------
+    # A write whose answer was lost is looked up before it is sent again: in the gateway's records created
+    # within WRITE_LOOKBACK of the gateway's clock (a lost answer comes back within the read timeout).
     def send_sms(self, recipient: str, text: str, sender: str | None = None,
                  params: Mapping[str, Any] | None = None) -> dict:
-        """Message/SendSmsMessage; returns ``{campaignId, messageId, status}``."""
+        """Message/SendSmsMessage; returns ``{campaignId, messageId, status}``. If its answer is lost, a message
+        to `recipient` with this `text` created since just before is looked for (Message/List) and returned
+        (with ``status`` None: not reported) instead of sending again; only if none is there is it sent once more.
+        Sending the same text to the same number twice within minutes on purpose is therefore not retried."""
         body: dict[str, Any] = {"recipient": recipient, "text": text}
         if sender:
             body["from"] = sender
         if params:
             body["params"] = dict(params)
-        return self.call("Message", "SendSmsMessage", body)
+        return self._write_once_checked("Message", "SendSmsMessage", body, lambda: self._find_sms(recipient, text))
 
     def create_campaign(self, text: str, campaign_type: int = 2, sender: str | None = None,
                         name: str | None = None, **data: Any) -> Any:
-        """Campaign/Create; returns the new campaign id. Extra keywords go into ``data[...]``."""
+        """Campaign/Create; returns the new campaign id. Extra keywords go into ``data[...]``. If its answer is
+        lost, a campaign with this text (and sender and name) created since just before is looked for and its
+        id returned; only if none is there is it created once more."""
         payload: dict[str, Any] = {"text": text, "type": campaign_type}
         if sender:
             payload["from"] = sender
         if name:
             payload["name"] = name
         payload.update(data)
-        return self.call("Campaign", "Create", {"data": payload})
+        return self._write_once_checked("Campaign", "Create", {"data": payload},
+                                        lambda: self._find_campaign(text, sender, name))
+
+    def _write_once_checked(self, module: str, method: str, params: dict, find: Callable[[], Any]) -> Any:
+        """A write, sent again after a lost answer only when `find` (the lookup of what it would have made)
+        finds nothing. A second lost answer, or a lookup that fails, raises ``UncertainWriteError``."""
+        try:
+            return self.call(module, method, params, write=True)
+        except UncertainWriteError as first:
+            try:
+                found = find()
+            except SmsApiError as exc:
+                raise UncertainWriteError(f"{first}; the check failed too ({exc})", module, method,
+                                          first.cause) from None
+            if found is not None:
+                log.warning("%s/%s: the answer was lost (%s), but the gateway has it: not sent again",
+                            module, method, first.cause)
+                self.stats.add_retry(f"{first.cause} (found, not resent)")
+                return found
+            log.warning("%s/%s: the answer was lost (%s) and the gateway has no trace of it: sending once more",
+                        module, method, first.cause)
+            self.stats.add_retry(f"{first.cause} (checked, resent)")
+            return self.call(module, method, params, write=True)
+
+    def _recent_window(self) -> dict[str, str]:
+        now = self.gateway_clock() or datetime.now(UTC)
+        return {"From": self._ts(now - WRITE_LOOKBACK), "To": self._ts(now + timedelta(minutes=1))}
+
+    def _find_sms(self, recipient: str, text: str) -> dict | None:
+        window = self._recent_window()
+        number = "".join(ch for ch in str(recipient) if ch.isdigit())
+        criteria = {"to": number, "text": text, "campaignCreateTsFrom": window["From"],
+                    "campaignCreateTsTo": window["To"]}
+        for page in self.paginate("Message", "List", {"criteria": criteria, "sort": {"id": "DESC"}}):
+            for item in page:
+                if str(item.get("to", "")).endswith(number[-9:]):
+                    return {"campaignId": item.get("campaignId"), "messageId": item.get("id"), "status": None}
+        return None
+
+    def _find_campaign(self, text: str, sender: str | None, name: str | None) -> Any:
+        window = self._recent_window()
+        criteria: dict[str, Any] = {"text": text, "createTsFrom": window["From"], "createTsTo": window["To"]}
+        if sender:
+            criteria["from"] = sender
+        for page in self.paginate("Campaign", "List", {"criteria": criteria, "sort": {"id": "DESC"}}):
+            for item in page:
+                if not name or item.get("name") == name:
+                    return item.get("id")
+        return None
 
     def add_recipients(self, campaign_id: int | str, recipients: Iterable[Any],
                        params: Mapping[str, Any] | None = None) -> Any:
         """Campaign/AddRecipients in calls of ≤500 recipients. Returns the per-recipient list, or a
-        ``PartialResult`` (code 98) holding all of them when any call was done in part."""
+        ``PartialResult`` (code 98) holding all of them when any call was done in part. A call whose answer is
+        lost is not sent again (the gateway offers no lookup of recipients added): ``UncertainWriteError`` says
+        which recipients are known added and which may be."""
         items: list = []
         partial = False
         message = ""
+        done = 0
         for chunk in _chunks(recipients, RECIPIENTS_PER_CALL):
             body: dict[str, Any] = {"id": campaign_id, "recipients": chunk}
             if params:
                 body["params"] = dict(params)
-            result = self.call("Campaign", "AddRecipients", body)
+            try:
+                result = self.call("Campaign", "AddRecipients", body, write=True)
+            except UncertainWriteError as exc:
+                raise UncertainWriteError(
+                    f"{exc}; campaign {campaign_id}: recipients 1-{done} were added, {done + 1}-{done + len(chunk)} "
+                    f"may have been, the rest were not sent", exc.module, exc.method, exc.cause) from None
+            done += len(chunk)
             if isinstance(result, PartialResult):
                 partial, message = True, result.message
                 result = result.data
@@ -745,4 +849,12 @@ class SmsApi:
         return items
 
     def send_campaign(self, campaign_id: int | str) -> Any:
-        return self.call("Campaign", "Send", {"id": campaign_id})
+        """Campaign/Send. If its answer is lost, the campaign's state says whether sending began; only if it did
+        not is it sent once more (returns 2, "sent", when it had begun)."""
+        return self._write_once_checked("Campaign", "Send", {"id": campaign_id},
+                                        lambda: self._sending_began(campaign_id))
+
+    def _sending_began(self, campaign_id: int | str) -> int | None:
+        info = self.get_campaign_info(campaign_id)
+        began = info.get("sendStatus") not in (None, "") or info.get("commonStatus") not in (None, "", "NEW")
+        return 2 if began else None

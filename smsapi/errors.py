@@ -180,6 +180,13 @@ class TransportError(SmsApiError):
         super().__init__(message)
 
 
+class UncertainWriteError(TransportError):
+    """A write (sending, creating) got no usable answer after its request was sent: the gateway may or may not
+    have carried it out, so it is not sent again blindly. The text says what to check before sending again."""
+
+    retriable = False
+
+
 _BY_CODE: dict[int, type[ApiError]] = {
     1: ValidationError, 2: NotFoundError, 8: AuthError, 14: AuthError, 9: AccessError,
     4: BadRequestError, 5: BadRequestError, 6: BadRequestError, 11: BadRequestError, 12: BadRequestError,

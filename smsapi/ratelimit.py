@@ -7,10 +7,11 @@ limits the caller). On a code 30 it drops to 90 % of the rate the gateway actual
 second (what it answered without code 30), the best estimate of the limit there is, and from then on probes
 upwards slowly: +0.1 % of that estimate per clean answer, so it meets the limit again only about every
 hundred calls. Past the estimate with no code 30 the estimate was low (measured while the gateway still
-counted someone else's calls, say): it climbs by 1 % per answer until the gateway says so. That keeps code-30 answers near 1 %
-of calls and the average rate near 95 % of the limit, whatever the limit is. A code 30 for a call spaced at a
-rate already given up on, or within a second of backing off, is not counted twice (``epoch``). ``learned()`` gives the estimates to keep for the
-next run, which starts from them instead of from scratch.
+counted someone else's calls, say): it climbs by 1 % per answer until the gateway says so. That keeps code-30
+answers near 1 % of calls and the average rate near 95 % of the limit, whatever the limit is. A code 30 for a
+call spaced at a rate already given up on, or within a second of backing off, is not counted twice
+(``epoch``). ``learned()`` gives the estimates to keep for the next run, which starts from them instead of
+from scratch.
 """
 from __future__ import annotations
 
