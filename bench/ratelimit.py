@@ -97,6 +97,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--no-sync", action="store_true", help="skip the full sync under each limit")
     args = parser.parse_args(argv)
+    # the full syncs' Prefect: a private, temporary home (its own database), offline, quiet
+    os.environ.update(PREFECT_HOME=tempfile.mkdtemp(prefix="bench-prefect-"), DO_NOT_TRACK="1",
+                      PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
     limits = [float(x) for x in args.limits.split(",")]
 
     sb = Sandbox.generate(seed=7, campaigns=20, messages=2000, now=NOW, timezone=ZONE)

@@ -38,7 +38,6 @@ class _Key:
     epoch: int = 0  # bumped at each back-off
     next_slot: float = 0.0
     answered: deque = field(default_factory=deque)  # times of clean answers within WINDOW
-    first_answer: float | None = None
     backed_off_at: float | None = None
 
 
@@ -116,8 +115,6 @@ class RateLimiter:
             state = self._key(key)
             now = self._clock()
             state.answered.append(now)
-            if state.first_answer is None:
-                state.first_answer = now
             while state.answered and state.answered[0] <= now - WINDOW:
                 state.answered.popleft()
             if waited:
@@ -141,9 +138,9 @@ class RateLimiter:
                 return  # spaced at a rate given up on, or the gateway's window still holds calls made at it
             while state.answered and state.answered[0] <= now - WINDOW:
                 state.answered.popleft()
-            # the answers per second over the last WINDOW, or over less if the key began answering more recently
-            span = min(WINDOW, now - state.first_answer) if state.first_answer is not None else 0.0
-            let_through = len(state.answered) / span if len(state.answered) >= 2 and span > 0 else None
+            # what the gateway answered in its last window: its limit if our calls filled it, less if another
+            # client's did (the climb past the estimate then finds the rest)
+            let_through = len(state.answered) / WINDOW
             state.estimate = self._capped(min(state.rate, let_through) if let_through else state.rate / 2)
             state.rate = self._capped(BACK_OFF * state.estimate)
             state.epoch += 1
