@@ -99,7 +99,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     # the full syncs' Prefect: a private, temporary home (its own database), offline, quiet
     os.environ.update(PREFECT_HOME=tempfile.mkdtemp(prefix="bench-prefect-"), DO_NOT_TRACK="1",
-                      PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
+                      PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING",
+                      PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180")
     limits = [float(x) for x in args.limits.split(",")]
 
     sb = Sandbox.generate(seed=7, campaigns=20, messages=2000, now=NOW, timezone=ZONE)

@@ -4,6 +4,13 @@ Runs are replayed in order through the same `steps.ingest` and merge as the sync
 payloads are replayed: a failed run's never reached the lake (its `sync_runs` row is restored all the same),
 and a killed run, which recorded nothing, stays out entirely.
 The new lake is built beside the old one and swapped in at the end; a failed rebuild leaves the old intact.
+
+Recipients' phone numbers (`SMS_PII`, `flows.privacy`): raw holds them under the data directory's mode, so a
+rebuild replays them as they are. Asked by name for a stronger mode (`--pii hash` on a `keep` directory, say),
+it converts: raw's message parts are rewritten under the new mode first (a killed run's leftovers deleted,
+old staging dropped), then the lake and warehouse are rebuilt from them, so that afterwards no file under the
+data directory holds what the new mode removes. (Deleted files are unlinked, not shredded: a disk or a backup
+made before may still hold them.)
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from flows import steps
+from flows import privacy, steps
 from flows.sync import stage_run_rows, sync_lock
 from storage import raw, warehouse
 from storage.lake import Lake, remove_tree
@@ -32,12 +39,20 @@ def completed_runs(raw_root: Path) -> list[tuple[str, dict]]:
 
 
 def rebuild(data_dir: Path) -> int:
-    """Rebuild lake and warehouse from raw; returns the number of runs replayed."""
+    """Rebuild lake and warehouse from raw (converting the recipients to the `SMS_PII` mode when asked to, see
+    the module docstring); returns the number of runs replayed."""
     with sync_lock(data_dir):
         raw_root = data_dir / "raw"
         runs = completed_runs(raw_root)
         if not runs:
             raise FileNotFoundError(f"no completed runs in {raw_root}: run `smsetl sync` first")
+        pii, converting_from = privacy.for_rebuild(data_dir)
+        if converting_from:
+            parts = raw.rewrite(raw_root, "messages",
+                                lambda record: {**record, "data": pii.protect_messages(record["data"])})
+            remove_tree(data_dir / "staging")  # a killed run's, never merged: it may hold the old mode
+            remove_tree(data_dir / ".duckdb-tmp")
+            log.info("recipients converted from %s to %s in %d raw parts", converting_from, pii.mode, parts)
         new_root = data_dir / "lake.rebuilding"
         remove_tree(new_root)
         for number, (run_id, summary) in enumerate(runs, 1):
@@ -59,6 +74,8 @@ def rebuild(data_dir: Path) -> int:
         os.replace(new_root, data_dir / "lake")
         remove_tree(old)
         warehouse.build(Lake(data_dir / "lake"), data_dir)
+        if converting_from:
+            privacy.finish_conversion(data_dir, pii)
         return len(runs)
 
 

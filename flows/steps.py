@@ -2,7 +2,9 @@
 
 Each extract step writes every payload to the raw store first and then stages its typed rows, through
 `ingest`, the one function that turns a raw record into staged rows. `smsetl rebuild` replays raw records
-through the same `ingest`, which is why raw -> rebuild gives the same warehouse.
+through the same `ingest`, which is why raw -> rebuild gives the same warehouse. Message/List items get the
+run's privacy mode (`SMS_PII`, `flows.privacy`) on their `to` before they are written, so raw holds no more
+of a recipient's number than the lake does.
 
 Prefect lives in `flows.sync`; these functions take plain arguments, so tests call them without a server.
 
@@ -81,6 +83,8 @@ class RunContext:
     as_of: datetime  # aware, UTC: the run's clock, the gateway's as its Date header shows it
     timezone: str
     merge_started: bool = False  # from then on the lake may hold part of this run until a merge completes
+    # The recipients' privacy mode and key (flows.privacy); required to extract messages, never logged.
+    pii: transforms.PiiPolicy | None = field(default=None, repr=False)
 
     @property
     def raw_root(self) -> Path:
@@ -237,6 +241,8 @@ class Extractor:
         self._error: BaseException | None = None
 
     def __enter__(self) -> Extractor:
+        if self.entity == "messages" and self.run.pii is None:
+            raise RuntimeError("the run has no PII mode: recipients' numbers are not stored without one")
         self._raw = raw.RawWriter(self.run.raw_root, self.entity, self.run.run_id)
         self._writer = threading.Thread(target=self._write_pages, name=f"write-{self.entity}", daemon=True)
         self._writer.start()
@@ -269,6 +275,8 @@ class Extractor:
                 self._error = exc
 
     def _write(self, params: dict, data) -> None:
+        if self.entity == "messages":  # before raw: in hash or drop mode no clear number is stored anywhere
+            data = self.run.pii.protect_messages(data)
         self._raw.write(self.method, params, self.run.observed_at, data)
         self.stager.progress.add(self.entity, len(data) if isinstance(data, list) else 1)
         if self.entity not in self.BATCHED:

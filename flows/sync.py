@@ -4,7 +4,8 @@ Tasks are an entity, a window or a batch of up to 100 campaigns, never an API pa
 milliseconds, a page a few. Extraction runs on a ThreadPoolTaskRunner; the client's per-method rate limiter
 keeps the threads within the gateway's limit. The API key never becomes a flow or task parameter (Prefect
 stores parameters): the flow builds its client from the environment (`SMS_API_KEY`, `SMS_API_URL`,
-`SMS_TIMEZONE`, `SMS_RATE_LIMIT`).
+`SMS_TIMEZONE`, `SMS_RATE_LIMIT`). So does the recipients' privacy mode and its key (`SMS_PII`,
+`SMS_PII_KEY`, `flows.privacy`), checked against the data directory before anything is written.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import steps
+from flows import privacy, steps
 from smsapi import SmsApi
 from storage import warehouse
 from storage.lake import MergeCounts, remove_tree
@@ -197,8 +198,9 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
     api = SmsApi.from_env()
     started = datetime.now(UTC)
     with sync_lock(data_path), api:
+        pii = privacy.for_sync(data_path)  # a mode or key the data directory does not hold fails here, unrecorded
         remove_tree(data_path / "staging")  # what a killed run left: never merged, safe to drop
-        run = steps.RunContext(data_path, steps.new_run_id(started), started, api.timezone)
+        run = steps.RunContext(data_path, steps.new_run_id(started), started, api.timezone, pii=pii)
         try:
             run.as_of, as_of_source = _gateway_clock(api, started)  # a bad key fails here, recorded below
             summary = _extract_and_publish(run, api, started, since, until)
@@ -314,8 +316,24 @@ def _publish_artifact(run: steps.RunContext, summary: dict) -> None:
         table = render_campaign_metrics(con, fmt="markdown")
     finally:
         con.close()
-    create_markdown_artifact(key="sync-summary", markdown=format_summary(summary, markdown=True) + "\n\n" + table,
+    report = _write_report(run.data_dir)
+    link = f"\n\nHTML report: [{report.resolve().as_uri()}]({report.resolve().as_uri()})" if report else ""
+    create_markdown_artifact(key="sync-summary",
+                             markdown=format_summary(summary, markdown=True) + link + "\n\n" + table,
                              description=f"sync run {run.run_id}")
+
+
+def _write_report(data_dir: Path) -> Path | None:
+    """Write the HTML report of the warehouse just published (`smsetl.report`) and return its path; a failure is
+    logged and returns None: the report never fails a sync."""
+    try:
+        from smsetl.report import write_report
+
+        return write_report(data_dir)
+    except Exception:
+        log.exception("could not write the HTML report in %s (the sync itself succeeded; `smsetl report` "
+                      "writes it again)", data_dir)
+        return None
 
 
 def format_summary(summary: dict, markdown: bool = False) -> str:

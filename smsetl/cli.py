@@ -1,8 +1,9 @@
-"""The `smsetl` command: demo, sync, rebuild, build, metrics, sandbox.
+"""The `smsetl` command: demo, sync, rebuild, build, metrics, report, sandbox.
 
 Settings come from the environment (`SMS_API_URL`, `SMS_API_KEY`, `SMS_TIMEZONE`, `SMS_RATE_LIMIT`,
-`SMS_DATA_DIR`); flags override them. The key is read from the environment inside the flow and never
-passed as a flow parameter, so a `--api-key` flag is not offered: export SMS_API_KEY instead.
+`SMS_DATA_DIR`, `SMS_PII`); flags override them. The key is read from the environment inside the flow and never
+passed as a flow parameter, so a `--api-key` flag is not offered: export SMS_API_KEY instead. Nor is a flag
+offered for the recipients' hashing key (`SMS_PII_KEY` or its key file, `flows.privacy`).
 """
 
 from __future__ import annotations
@@ -34,17 +35,29 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="where raw, lake and warehouse live (default: $SMS_DATA_DIR or ./data)")
 
 
+def _add_pii_flag(parser: argparse.ArgumentParser, note: str = "") -> None:
+    from transforms.pii import PII_MODES
+
+    parser.add_argument("--pii", choices=PII_MODES,
+                        help="recipients' phone numbers as stored: hash (keyed), keep (as sent) or drop (NULL); "
+                             f"default: $SMS_PII or hash{note}")
+
+
 def _apply_connection_flags(args: argparse.Namespace) -> None:
-    for flag, variable in (("api_url", "SMS_API_URL"), ("timezone", "SMS_TIMEZONE"), ("rate_limit", "SMS_RATE_LIMIT")):
+    for flag, variable in (("api_url", "SMS_API_URL"), ("timezone", "SMS_TIMEZONE"), ("rate_limit", "SMS_RATE_LIMIT"),
+                           ("pii", "SMS_PII")):
         if getattr(args, flag, None):
             os.environ[variable] = getattr(args, flag)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from flows import privacy
     from flows.sync import format_summary, sync
     from smsapi import SmsApi
 
     _apply_connection_flags(args)
+    # A bad SMS_PII, or a mode the data directory does not hold, fails here, before the API or Prefect.
+    privacy.check_sync(data_dir_from(args))
     # A missing key, URL or zone, a bad key or a wrong domain fails here, before Prefect starts.
     with SmsApi.from_env() as api:
         api.get_balance()
@@ -54,10 +67,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
+    from flows import privacy
     from flows.rebuild import rebuild
 
-    runs = rebuild(data_dir_from(args))
-    print(f"rebuilt lake and warehouse from {runs} runs of raw payloads in {data_dir_from(args)}")
+    _apply_connection_flags(args)
+    privacy.mode_from_env()  # a bad SMS_PII fails at once
+    data_dir = data_dir_from(args)
+    before = privacy.held(data_dir)
+    runs = rebuild(data_dir)
+    print(f"rebuilt lake and warehouse from {runs} runs of raw payloads in {data_dir}")
+    after = privacy.held(data_dir)
+    if before is not None and after is not None and before.mode != after.mode:
+        print(f"recipients' phone numbers converted from {before.mode} to {after.mode} in raw, lake and warehouse")
     return 0
 
 
@@ -74,8 +95,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from flows import privacy
     from smsetl.demo import demo
 
+    _apply_connection_flags(args)
+    privacy.mode_from_env()  # a bad SMS_PII fails at once, before the sandbox starts
     return demo(data_dir_from(args), campaigns=args.campaigns, messages=args.messages, seed=args.seed)
 
 
@@ -88,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--campaigns", type=int, default=40)
     p.add_argument("--messages", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=1)
+    _add_pii_flag(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("sync", help="pull campaigns, delivery reports and clicks into the lake and warehouse")
@@ -96,10 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="first run backfills campaigns created from this date, 00:00 UTC (default: 365 days ago)")
     p.add_argument("--until", type=_date,
                    help="campaigns created before this date, 00:00 UTC (default: now, plus a day of clock slack)")
+    _add_pii_flag(p, "; must be the mode the data directory holds")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("rebuild", help="rebuild lake and warehouse from the raw payloads, without the API")
     p.add_argument("--data-dir")
+    _add_pii_flag(p, "; a stronger mode than the data directory holds converts it, raw included")
     p.set_defaults(func=cmd_rebuild)
 
     p = sub.add_parser("build", help="rebuild the warehouse file and its views from the lake")
@@ -111,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("metrics", help="print campaign metrics from the warehouse")
     metrics.add_arguments(p)
     p.set_defaults(func=metrics.run)
+
+    from smsetl import report
+
+    p = sub.add_parser("report", help="write one self-contained HTML page from the warehouse's views")
+    report.add_arguments(p)
+    p.set_defaults(func=report.run)
 
     from sandbox import cli as sandbox_cli
 
@@ -132,10 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # user-facing errors: the message names cause and fix; no traceback
+        from flows.privacy import PiiError
         from flows.sync import SyncBusyError
         from smsapi import SmsApiError
 
-        if isinstance(exc, SmsApiError | SyncBusyError | FileNotFoundError | FileExistsError):
+        if isinstance(exc, SmsApiError | SyncBusyError | PiiError | FileNotFoundError | FileExistsError):
             print(f"smsetl {args.command}: {exc}", file=sys.stderr)
             return 2
         raise

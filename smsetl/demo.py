@@ -2,7 +2,7 @@
 
 Starts the sandbox in a subprocess, syncs into the data directory, advances the sandbox's clock two days
 and syncs again (late delivery reports and new clicks arrive, and the second run reads only what changed),
-then prints the per-campaign metrics.
+then prints the per-campaign metrics and the path of the HTML report the syncs wrote.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def demo(data_dir: Path, campaigns: int = 40, messages: int = 20_000, seed: int 
     from flows.sync import format_summary, sync
     from sandbox import SANDBOX_API_KEY
     from smsetl.metrics import render_rows
+    from smsetl.report import REPORT_FILE
     from storage import warehouse
 
     _fresh(data_dir)
@@ -67,4 +68,9 @@ def demo(data_dir: Path, campaigns: int = 40, messages: int = 20_000, seed: int 
     finally:
         con.close()
     print(f"\nwarehouse: {data_dir / warehouse.WAREHOUSE_FILE}  (every column: smsetl metrics; or open notebooks/)")
+    report = data_dir / REPORT_FILE  # each sync writes it
+    if report.exists():
+        print(f"report: {report}  (open it in a browser; `smsetl report` writes it again)")
+    else:
+        print("report: not written (see the log above); `smsetl report` writes it")
     return 0

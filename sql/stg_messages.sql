@@ -14,7 +14,7 @@ final as (
         message_id,
         campaign_id,
         sender,
-        recipient,
+        recipient,  -- under SMS_PII: 'h:' + 24 hex digits (hash), as sent (keep) or NULL (drop); no metric reads it
         coalesce(segments, 0) as segments,
         segment_price,
         cost,

@@ -4,6 +4,9 @@ Layout: `<data>/raw/<entity>/run=<run_id>/part-<n>.jsonl.zst`, one record per AP
 `{"method": "Message/List", "params": {...}, "observed_at": "...", "data": <payload>}`.
 A part is written under a `.tmp` name and renamed when closed, so a killed run leaves only `.tmp`
 files, which readers ignore. The API key is never part of a record (params exclude it by construction).
+One field is not as received: the `to` of Message/List items (the recipient's phone number) arrives here
+under the data directory's privacy mode (`flows.privacy`), and `rewrite` is how `smsetl rebuild --pii`
+converts the parts already written: the only time a part changes after it is closed.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -62,12 +65,39 @@ def runs(root: Path) -> list[str]:
 def read(root: Path, entity: str, run_id: str) -> Iterator[dict]:
     """Records of one entity of one run, in the order they were written within each part."""
     for part in sorted((root / entity / f"run={run_id}").glob("*.jsonl.zst")):
-        with pa.CompressedInputStream(str(part), "zstd") as stream:
-            buffer = b""
-            while chunk := stream.read(1 << 20):
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    yield orjson.loads(line)
-            if buffer.strip():
-                yield orjson.loads(buffer)
+        yield from _read_part(part)
+
+
+def _read_part(part: Path) -> Iterator[dict]:
+    with pa.CompressedInputStream(str(part), "zstd") as stream:
+        buffer = b""
+        while chunk := stream.read(1 << 20):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                yield orjson.loads(line)
+        if buffer.strip():
+            yield orjson.loads(buffer)
+
+
+def rewrite(root: Path, entity: str, change: Callable[[dict], dict]) -> int:
+    """Pass every record of `entity`, in every run, through `change`; a part where a record changed is
+    rewritten (to a `.tmp`, renamed over it), the others are left alone. A killed run's `.tmp` leftovers are
+    deleted: nothing reads them, and they may hold what `change` removes. Returns the parts rewritten."""
+    for leftover in (root / entity).glob("run=*/*.tmp"):
+        leftover.unlink()
+    rewritten = 0
+    for part in sorted((root / entity).glob("run=*/*.jsonl.zst")):
+        tmp = part.with_name(part.name + ".tmp")
+        changed = False
+        with pa.CompressedOutputStream(str(tmp), "zstd") as out:
+            for record in _read_part(part):
+                new = change(record)
+                changed = changed or new != record
+                out.write(orjson.dumps(new) + b"\n")
+        if changed:
+            os.replace(tmp, part)
+            rewritten += 1
+        else:
+            tmp.unlink()
+    return rewritten

@@ -1,0 +1,100 @@
+"""Recipients' phone numbers under a privacy mode (`SMS_PII`): `hash`, `keep` or `drop`. Pure: the key is a
+parameter, never read here.
+
+- `hash`: `h:` + the first `HASH_HEX_CHARS` hex digits of HMAC-SHA256(key, the number's digits). Stable for a
+  given key (so recipients can be counted and joined across runs), not reversible without the key: without
+  it, hashing every possible number (about 10^10 of them) finds nothing.
+- `keep`: the number as the gateway sent it.
+- `drop`: NULL.
+
+Each mode is idempotent (a value already in the mode is left as it is), so applying a mode to payloads that
+already carry it changes nothing, and applying a stronger one (keep < hash < drop) converts them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass, field
+
+PII_MODES = ("hash", "keep", "drop")
+# keep < hash < drop: a mode can be converted into a stronger one, never back (the numbers are gone).
+PII_STRENGTH = {"keep": 0, "hash": 1, "drop": 2}
+HASH_PREFIX = "h:"
+HASH_HEX_CHARS = 24  # 96 bits: no collision in practice (it would take ~2^48 distinct numbers)
+_HASHED = re.compile(rf"^{HASH_PREFIX}[0-9a-f]{{{HASH_HEX_CHARS}}}$")
+_NOT_DIGIT = re.compile(r"\D")
+
+
+@dataclass(frozen=True)
+class PiiPolicy:
+    """A mode and, for `hash`, its key (bytes). The key never shows in `repr` or in an error."""
+
+    mode: str
+    key: bytes | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode, self.key)
+
+    def protect(self, value) -> str | None:
+        return protect_recipient(value, self.mode, self.key)
+
+    def protect_messages(self, items):
+        return protect_messages(items, self.mode, self.key)
+
+
+def check_mode(mode: str, key: bytes | None = None) -> None:
+    """A known mode, with a key when it is `hash` (the error never shows the key)."""
+    if mode not in PII_MODES:
+        raise ValueError(f"PII mode must be one of {', '.join(PII_MODES)}, not {mode!r}")
+    if mode == "hash" and not key:
+        raise ValueError("PII mode 'hash' needs a key")
+
+
+def normalize_number(value) -> str | None:
+    """The digits of a phone number (`+7 701 123-45-67` -> `77011234567`); a value with no digit is its
+    stripped text; None or blank is None."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    return _NOT_DIGIT.sub("", text) or text
+
+
+def is_hashed(value) -> bool:
+    return isinstance(value, str) and _HASHED.match(value) is not None
+
+
+def hash_recipient(value, key: bytes) -> str | None:
+    """`h:` + HMAC-SHA256(key, normalized number) in hex, truncated to `HASH_HEX_CHARS`; None stays None; an
+    already hashed value is returned as it is."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():  # the wire's usual form: no regex
+        normalized = value
+    elif is_hashed(value):
+        return value
+    elif (normalized := normalize_number(value)) is None:
+        return None
+    return HASH_PREFIX + hmac.digest(key, normalized.encode(), "sha256").hex()[:HASH_HEX_CHARS]
+
+
+def protect_recipient(value, mode: str, key: bytes | None = None) -> str | None:
+    """One recipient under `mode` (see the module docstring)."""
+    check_mode(mode, key)
+    if mode == "keep":
+        return value
+    if mode == "drop":
+        return None
+    return hash_recipient(value, key)
+
+
+def protect_messages(items, mode: str, key: bytes | None = None):
+    """Message/List items with their `to` under `mode`, as new dicts (the input is not modified); every other
+    field, and anything that is not an object, as it was. Under `keep`, `items` itself."""
+    check_mode(mode, key)
+    if mode == "keep" or not isinstance(items, list):
+        return items
+    if mode == "drop":
+        return [{**item, "to": None} if isinstance(item, dict) and "to" in item else item for item in items]
+    return [{**item, "to": hash_recipient(item["to"], key)} if isinstance(item, dict) and "to" in item else item
+            for item in items]
