@@ -38,8 +38,8 @@ SANDBOX_NOW = "2026-11-01 12:00:00"
 BACKFILL_DAYS = 120  # the sandbox creates campaigns up to ~60 days before its clock: `since` covers them all
 
 # The floor mirrors the sync's task granularity and windows (flows.steps: CAMPAIGN_BATCH, INFO_BATCH,
-# STATS_BATCH, STATS_TYPES, CLICK_HORIZON): the parent reads them and hands them to the floor child, which
-# imports only smsapi.
+# COUNTERS_BATCH, STATS_BATCH, STATS_TYPES, CLICK_HORIZON): the parent reads them and hands them to the floor
+# child, which imports only smsapi.
 
 
 # -- child: one measurement ------------------------------------------------------------------------------------
@@ -76,17 +76,23 @@ def child_floor(spec: dict) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     from smsapi import SmsApi
+    from smsapi.client import rate_limit_from_env
 
     rate = spec["rate_limit"]
-    api = SmsApi(spec["url"], spec["key"], timezone=spec["timezone"], rate_limit_per_method=rate)
+    # the client the pipeline gets from the SMS_RATE_LIMIT `run_child` sets
+    api = SmsApi(spec["url"], spec["key"], timezone=spec["timezone"],
+                 **rate_limit_from_env("none" if rate is None else str(rate)))
     as_of = datetime.fromisoformat(spec["as_of"])
     since = datetime.fromisoformat(spec["since"])
     until = as_of + timedelta(days=1)  # as flows.sync: a day of slack
     stats_types = spec["stats_types"]
     click_horizon = timedelta(seconds=spec["click_horizon"])
 
-    def info(batch):
-        for cid in batch:
+    def info(batch):  # flows.steps.extract_campaign_info: one Campaign/List by ids, GetInfo where no counters
+        listed = set()
+        for page in api.list_campaigns_by_ids(batch):
+            listed.update(int(c["id"]) for c in page if isinstance(c.get("counters"), dict))
+        for cid in set(batch) - listed:
             api.get_campaign_info(cid)
         return 0, {}
 
@@ -126,7 +132,7 @@ def child_floor(spec: dict) -> dict:
         ids = sorted(statuses)
         n_messages, clicks = 0, {}
         with ThreadPoolExecutor(max_workers=spec["workers"]) as pool:
-            futures = [pool.submit(info, b) for b in _batches(sorted(need_info), spec["info_batch"])]
+            futures = [pool.submit(info, b) for b in _batches(sorted(need_info), spec["counters_batch"])]
             futures += [pool.submit(messages, b) for b in _batches(ids, spec["campaign_batch"])]
             futures += [pool.submit(links, b) for b in _batches(ids, spec["info_batch"])]
             futures.append(pool.submit(link_list))
@@ -228,6 +234,7 @@ def _sync_constants() -> dict:
     ru_maxrss)."""
     code = ("import json; from flows import steps; from sandbox import SANDBOX_API_KEY;"
             " print(json.dumps({'campaign_batch': steps.CAMPAIGN_BATCH, 'info_batch': steps.INFO_BATCH,"
+            " 'counters_batch': steps.COUNTERS_BATCH,"
             " 'stats_batch': steps.STATS_BATCH, 'key': SANDBOX_API_KEY,"
             " 'click_horizon': steps.CLICK_HORIZON.total_seconds(),"
             " 'stats_types': list(steps.STATS_TYPES)}))")

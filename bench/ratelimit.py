@@ -3,10 +3,12 @@
     .venv/bin/python bench/ratelimit.py [--limits 2,5,20,50] [--seconds 40] [--workers 4] [--repeat 1]
 
 For each limit L the sandbox answers code 30 past L calls per sliding second per method (its `rate_limit`
-fault). Two clients then make `Campaign/GetInfo` calls from `--workers` threads for about `--seconds`:
+fault). Three clients then make `Campaign/GetInfo` calls from `--workers` threads for about `--seconds`:
 - told: a fixed limiter at exactly L calls/s (`adaptive_rate_limit=False`): the best a client can do when it
   knows the limit, the baseline measured in the same run;
-- adaptive: the default client, not told anything (`SMS_RATE_LIMIT` unset), starting from scratch.
+- adaptive: the default client, not told anything (`SMS_RATE_LIMIT` unset), starting from scratch;
+- learned: the default client started from what the adaptive one learned, as the next sync starts from the
+  data directory's `rate-limits.json`.
 Each reports answered calls per second over L, and the share of its calls answered code 30; then a small full
 sync runs under the same limit with the default client and must succeed. Prints a table and writes
 `bench/results/ratelimit-<timestamp>.json`.
@@ -36,10 +38,12 @@ NOW = datetime(2026, 11, 1, 12, 0)
 ZONE = "Asia/Almaty"
 
 
-def measure(url: str, campaign_ids: list[int], seconds: float, workers: int, told: float | None) -> dict:
-    """`workers` threads calling Campaign/GetInfo for `seconds`: answered calls/s and code-30 answers."""
+def measure(url: str, campaign_ids: list[int], seconds: float, workers: int, told: float | None,
+            learned: dict | None = None) -> dict:
+    """`workers` threads calling Campaign/GetInfo for `seconds`: answered calls/s and code-30 answers.
+    `learned`: the adaptive client starts from these rates (what an earlier run learned), as a sync does."""
     api = SmsApi(url, SANDBOX_API_KEY, timezone=ZONE, rate_limit_per_method=told,
-                 adaptive_rate_limit=told is None, max_retries=50, backoff=0.05)
+                 adaptive_rate_limit=told is None, learned_rates=learned, max_retries=50, backoff=0.05)
     stop = time.monotonic() + seconds
     answered = [0] * workers
 
@@ -61,7 +65,7 @@ def measure(url: str, campaign_ids: list[int], seconds: float, workers: int, tol
     throttled = api.stats.retries.get("code 30", 0)
     api.close()
     return {"answered": sum(answered), "calls": calls, "code_30": throttled, "seconds": round(elapsed, 2),
-            "rate": sum(answered) / elapsed, "learned": api.limiter.learned().get("Campaign/GetInfo")}
+            "rate": sum(answered) / elapsed, "learned": api.limiter.learned()}
 
 
 def full_sync(url: str) -> dict:
@@ -112,28 +116,39 @@ def main(argv=None) -> int:
             for _ in range(args.repeat):
                 told = measure(server.url, ids, args.seconds, args.workers, told=limit)
                 time.sleep(1.5)  # the sandbox's window forgets the told client's calls
-                runs.append((told, measure(server.url, ids, args.seconds, args.workers, told=None)))
+                adaptive = measure(server.url, ids, args.seconds, args.workers, told=None)
                 time.sleep(1.5)
+                again = measure(server.url, ids, args.seconds, args.workers, told=None, learned=adaptive["learned"])
+                time.sleep(1.5)
+                runs.append((told, adaptive, again))
             synced = None if args.no_sync else full_sync(server.url)
         told = statistics.median(r[0]["rate"] for r in runs)
         adaptive = statistics.median(r[1]["rate"] for r in runs)
         share = statistics.median(r[1]["code_30"] / r[1]["calls"] for r in runs)
+        again = statistics.median(r[2]["rate"] for r in runs)
+        again_share = statistics.median(r[2]["code_30"] / r[2]["calls"] for r in runs)
         rows.append({"limit": limit, "told_rate": round(told, 2), "adaptive_rate": round(adaptive, 2),
                      "adaptive_of_limit": round(adaptive / limit, 3), "adaptive_of_told": round(adaptive / told, 3),
-                     "adaptive_code_30_share": round(share, 4), "runs": runs, "full_sync": synced})
+                     "adaptive_code_30_share": round(share, 4), "learned_rate": round(again, 2),
+                     "learned_of_limit": round(again / limit, 3), "learned_code_30_share": round(again_share, 4),
+                     "runs": runs, "full_sync": synced})
         print(f"limit {limit:g}/s: told {told:.2f}/s, adaptive {adaptive:.2f}/s "
-              f"({adaptive / limit:.1%} of the limit, {adaptive / told:.1%} of told), code 30: {share:.2%}",
+              f"({adaptive / limit:.1%} of the limit, {adaptive / told:.1%} of told), code 30: {share:.2%}; "
+              f"from what it learned {again:.2f}/s ({again / limit:.1%}), code 30: {again_share:.2%}",
               flush=True)
 
     print()
-    print(f"{'limit/s':>8} {'told/s':>8} {'adaptive/s':>11} {'of limit':>9} {'of told':>8} {'code 30':>8}  full sync")
+    print(f"{'':>36} {'from scratch':^28} {'from what it learned':^21}")
+    print(f"{'limit/s':>8} {'told/s':>8} {'adaptive/s':>11} {'of limit':>9} {'of told':>8} {'code 30':>8} "
+          f"{'of limit':>9} {'code 30':>8}  full sync")
     for r in rows:
         s = r["full_sync"]
         sync_text = "skipped" if s is None else (
             f"{s['outcome']} in {s['seconds']} s, {s['calls']} calls, {s['code_30']} code 30"
             if s["outcome"] == "succeeded" else s["outcome"])
         print(f"{r['limit']:>8g} {r['told_rate']:>8.2f} {r['adaptive_rate']:>11.2f} {r['adaptive_of_limit']:>9.1%} "
-              f"{r['adaptive_of_told']:>8.1%} {r['adaptive_code_30_share']:>8.2%}  {sync_text}")
+              f"{r['adaptive_of_told']:>8.1%} {r['adaptive_code_30_share']:>8.2%} {r['learned_of_limit']:>9.1%} "
+              f"{r['learned_code_30_share']:>8.2%}  {sync_text}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"ratelimit-{datetime.now():%Y%m%d-%H%M%S}.json"
     out.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2, default=str))

@@ -69,7 +69,8 @@ DONE_RECHECK = timedelta(days=7)  # settled campaigns' counters are compared aga
 # are answerable and daily click curves reach back to a campaign's start.
 STATS_TYPES = ("minute", "hourly", "daily")
 CAMPAIGN_BATCH = 100  # campaignIds per Message/List call, and campaigns per extract task
-INFO_BATCH = 25  # campaigns per Campaign/GetInfo task and per Link/GetLinks task (one call each)
+INFO_BATCH = 25  # campaigns per Link/GetLinks task (one call each)
+COUNTERS_BATCH = 100  # campaigns per counters task: one Campaign/List call by criteria[ids]
 STATS_BATCH = 50  # links per Link/GetStats task (5 ids a call)
 STATUS_BATCH = 1000  # message ids per Message/GetSMSStatus task (100 ids a call)
 
@@ -201,6 +202,10 @@ def ingest(entity: str, record: dict, tz: str, stager: Stager, result: StepResul
         done = [c for c in data if c.get("sendStatus") == "DONE" and isinstance(c.get("counters"), dict)]
         _stage(stager, "campaigns", transforms.campaigns(done, tz, observed_at), result)
         _stage(stager, "campaign_counters", transforms.campaign_counters(done, observed_at), result)
+    elif entity == "campaigns_by_id":  # Campaign/List by criteria[ids]: the counters of any campaign, settled or not
+        listed = [c for c in data if isinstance(c, dict) and isinstance(c.get("counters"), dict)]
+        _stage(stager, "campaigns", transforms.campaigns(listed, tz, observed_at), result)
+        _stage(stager, "campaign_counters", transforms.campaign_counters(listed, observed_at), result)
     elif entity == "campaign_info":
         _stage(stager, "campaigns", transforms.campaigns([data], tz, observed_at), result)
         _stage(stager, "campaign_counters", transforms.campaign_counters([data], observed_at), result)
@@ -470,10 +475,8 @@ def recheck_campaigns(api: SmsApi, run: RunContext, stager: Stager, campaign_ids
 def _take_campaigns(ex: Extractor, params: dict, page: list[dict]) -> None:
     ex.take(params, page)
     for c in page:
-        try:
-            cid = int(str(c["id"]))
-        except (KeyError, TypeError, ValueError):
-            continue  # kept in raw, counted by the transform
+        if (cid := _id_of(c)) is None:
+            continue
         ex.result.ids.setdefault("campaigns", {})[cid] = c.get("sendStatus")
         if c.get("sendStatus") != "DONE" or not isinstance(c.get("counters"), dict):
             ex.result.ids.setdefault("need_info", {})[cid] = True
@@ -490,12 +493,31 @@ def _campaign_times(items: list[dict]) -> Iterator:
 
 
 def extract_campaign_info(api: SmsApi, run: RunContext, stager: Stager, campaign_ids: Iterable[int]) -> StepResult:
+    """Fresh counters of up to 100 campaigns in one Campaign/List call (`criteria[ids]`); Campaign/GetInfo, one
+    call each, only for those the list answer leaves without counters (the reference says list items carry
+    them; a gateway whose do not still gets every campaign's counters)."""
+    ids = list(campaign_ids)
+    counted: set[int] = set()
+    with Extractor(run, stager, "campaigns_by_id", "Campaign/List") as listed:
+        for page in api.list_campaigns_by_ids(ids):
+            listed.take({"ids": ids}, page)
+            listed.result.see("counters", _campaign_times(page))
+            counted.update(_id_of(c) for c in page if isinstance(c, dict) and isinstance(c.get("counters"), dict))
     with Extractor(run, stager, "campaign_info", "Campaign/GetInfo") as ex:
-        for cid in campaign_ids:
-            info = api.get_campaign_info(cid)
-            ex.take({"id": cid}, info)
-            ex.result.see("counters", _campaign_times([info]))
+        for cid in ids:
+            if cid not in counted:
+                info = api.get_campaign_info(cid)
+                ex.take({"id": cid}, info)
+                ex.result.see("counters", _campaign_times([info]))
+    ex.result.add(listed.result)
     return ex.result
+
+
+def _id_of(item: dict) -> int | None:
+    try:
+        return int(str(item["id"]))
+    except (KeyError, TypeError, ValueError):
+        return None  # kept in raw, counted by the transform
 
 
 def extract_messages(api: SmsApi, run: RunContext, stager: Stager, campaign_ids: list[int],
@@ -566,7 +588,7 @@ def batches(ids: Iterable[int], size: int = CAMPAIGN_BATCH) -> Iterator[list[int
 
 # -- replay ---------------------------------------------------------------------------------------------------
 
-RAW_ENTITIES = ("campaigns", "campaign_info", "messages", "message_statuses", "links", "link_stats")
+RAW_ENTITIES = ("campaigns", "campaigns_by_id", "campaign_info", "messages", "message_statuses", "links", "link_stats")
 
 
 def replay(run: RunContext, stager: Stager) -> StepResult:

@@ -26,8 +26,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import privacy, steps
+from reports import html as html_report
+from reports.metrics import render_campaign_metrics
 from smsapi import SmsApi
-from storage import warehouse
+from storage import rate_limits, warehouse
 from storage.lake import MergeCounts, remove_tree
 
 log = logging.getLogger("smsetl.sync")
@@ -96,6 +98,8 @@ def merge_and_publish(run: steps.RunContext, api: SmsApi, stager: steps.Stager, 
     summary["reconciliation_mismatches"] = {str(k): v for k, v in mismatches.items()}
     summary["api_calls"] = api.stats.total_calls
     summary["api"] = api.stats.snapshot()
+    if api.limiter.adaptive:
+        summary["rate_limits_learned"] = api.limiter.learned()
     _record_run(run, summary)
     t0 = time.monotonic()
     warehouse.build(run.lake, run.data_dir)
@@ -134,10 +138,10 @@ def _reconcile(run: steps.RunContext, tried: dict[int, dict], repaired: set[int]
 
 def _extract_repair(api: SmsApi, run: steps.RunContext, stager: steps.Stager, repair: steps.Repair
                     ) -> steps.StepResult:
-    """Fresh counters first (GetInfo), then the messages: so that counters never look newer than messages."""
+    """Fresh counters first, then the messages: so that counters never look newer than messages."""
     result = steps.StepResult()
     for future in [extract_campaign_info.submit(api, run, stager, batch)
-                   for batch in steps.batches(repair.campaigns, steps.INFO_BATCH)]:
+                   for batch in steps.batches(repair.campaigns, steps.COUNTERS_BATCH)]:
         result.add(future.result())
     futures = [extract_messages.submit(api, run, stager, batch) for batch in steps.batches(repair.full)]
     futures += [extract_statuses.submit(api, run, stager, batch)
@@ -195,7 +199,7 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
     only names the run and times it. A run that fails is recorded too (outcome `failed`, with the error),
     and its data is left out of the lake."""
     data_path = Path(data_dir)
-    api = SmsApi.from_env()
+    api = SmsApi.from_env(learned_rates=rate_limits.load(data_path))
     started = datetime.now(UTC)
     with sync_lock(data_path), api:
         pii = privacy.for_sync(data_path)  # a mode or key the data directory does not hold fails here, unrecorded
@@ -208,6 +212,9 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
         except Exception as exc:
             _record_failure(run, api, started, exc)
             raise
+        finally:  # what was learned holds whether or not the run succeeded
+            if api.limiter.adaptive:
+                rate_limits.save(data_path, api.limiter.learned())
     _publish_artifact(run, summary)
     return summary
 
@@ -245,7 +252,7 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
              len(new), len(need_info), len(p.active_campaigns), len(p.repair.campaigns), len(p.done_recheck))
 
     futures = [extract_campaign_info.submit(api, run, stager, batch)
-               for batch in steps.batches(need_info, steps.INFO_BATCH)]
+               for batch in steps.batches(need_info, steps.COUNTERS_BATCH)]
     full = sorted(set(new) | set(p.repair.full))
     incremental = [c for c in p.active_campaigns if c not in set(full)]
     status_from = None
@@ -309,8 +316,6 @@ def _record_failure(run: steps.RunContext, api: SmsApi, started: datetime, exc: 
 
 
 def _publish_artifact(run: steps.RunContext, summary: dict) -> None:
-    from smsetl.metrics import render_campaign_metrics
-
     con = warehouse.connect(run.data_dir)
     try:
         table = render_campaign_metrics(con, fmt="markdown")
@@ -324,12 +329,10 @@ def _publish_artifact(run: steps.RunContext, summary: dict) -> None:
 
 
 def _write_report(data_dir: Path) -> Path | None:
-    """Write the HTML report of the warehouse just published (`smsetl.report`) and return its path; a failure is
+    """Write the HTML report of the warehouse just published (`reports.html`) and return its path; a failure is
     logged and returns None: the report never fails a sync."""
     try:
-        from smsetl.report import write_report
-
-        return write_report(data_dir)
+        return html_report.write_report(data_dir)
     except Exception:
         log.exception("could not write the HTML report in %s (the sync itself succeeded; `smsetl report` "
                       "writes it again)", data_dir)

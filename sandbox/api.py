@@ -1,4 +1,4 @@
-"""The gateway's methods over a :class:`Sandbox`: params in, ``(code, data, message)`` out.
+"""The gateway's methods over a :class:`World`: params in, ``(code, data, message)`` out.
 
 Pure of HTTP: the server decodes params (PHP bracket notation) and encodes the envelope. ``data`` may hold
 :class:`Raw` fragments (pre-rendered JSON, cached per campaign and clock state), spliced in by :func:`dumps`.
@@ -21,7 +21,7 @@ from .data import (
     MESSAGE_ID_BASE,
     ST,
     STATUSES,
-    Sandbox,
+    World,
     money,
 )
 
@@ -127,7 +127,7 @@ def id_list(v, name: str, limit: int = 100) -> list[int]:
     return ids
 
 
-def ts_param(sb: Sandbox, v, name: str) -> int | None:
+def ts_param(sb: World, v, name: str) -> int | None:
     if v in (None, ""):
         return None
     try:
@@ -136,7 +136,7 @@ def ts_param(sb: Sandbox, v, name: str) -> int | None:
         raise ApiError(12, f"Параметр {name} имеет неверный формат даты.")
 
 
-def window(sb: Sandbox, crit: dict, frm: str, to: str) -> tuple[int, int] | None:
+def window(sb: World, crit: dict, frm: str, to: str) -> tuple[int, int] | None:
     """A date pair from criteria, clamped silently to 90 days (a missing bound is set 90 days away)."""
     lo, hi = ts_param(sb, crit.get(frm), frm), ts_param(sb, crit.get(to), to)
     if lo is None and hi is None:
@@ -172,7 +172,7 @@ def s(v) -> str | None:
 
 
 # ------------------------------------------------------------------ renderers
-def counters_obj(sb: Sandbox, ci: int) -> dict:
+def counters_obj(sb: World, ci: int) -> dict:
     cnt = sb.counters(ci)
     out: dict = {"campaignId": str(CAMPAIGN_ID_BASE + ci), "updateTs": sb.fmt(cnt["update"])}
 
@@ -193,7 +193,7 @@ def counters_obj(sb: Sandbox, ci: int) -> dict:
     return out
 
 
-def campaign_obj(sb: Sandbox, ci: int, top_level: bool) -> dict:
+def campaign_obj(sb: World, ci: int, top_level: bool) -> dict:
     """The campaign as nested in Message/List (F1 shape); ``top_level`` adds Get/GetInfo's own fields."""
     c = sb.campaigns[ci]
     st = sb.campaign_state(ci)
@@ -242,12 +242,12 @@ def campaign_obj(sb: Sandbox, ci: int, top_level: bool) -> dict:
     return o
 
 
-def campaign_raw(sb: Sandbox, ci: int, top_level: bool) -> Raw:
+def campaign_raw(sb: World, ci: int, top_level: bool) -> Raw:
     return sb.cache(("cjson", ci, top_level),
                     lambda: Raw(json.dumps(campaign_obj(sb, ci, top_level), separators=(",", ":"))))
 
 
-def link_get_obj(sb: Sandbox, j: int) -> dict:
+def link_get_obj(sb: World, j: int) -> dict:
     clicks, _ = sb.link_counts(j)
     return {"id": str(LINK_ID_BASE + j), "status": "1", "moderatorStatus": "1", "clickCnt": str(clicks),
             "createTs": sb.fmt(int(sb.l_create[j])), "expirationDate": None, "code": sb.l_code[j],
@@ -255,7 +255,7 @@ def link_get_obj(sb: Sandbox, j: int) -> dict:
             "moderatorComment": None}
 
 
-def link_list_obj(sb: Sandbox, j: int) -> dict:
+def link_list_obj(sb: World, j: int) -> dict:
     """A Link/List item: Link/Get's fields plus what the capture shows (API.md 10.1), redirectCnt included."""
     _, redirects = sb.link_counts(j)
     return {**link_get_obj(sb, j), "domain": LINK_DOMAIN.split("//")[1].rstrip("/"), "partnerId": PARTNER_ID,
@@ -264,7 +264,7 @@ def link_list_obj(sb: Sandbox, j: int) -> dict:
             "analyticsKey": None}
 
 
-def campaign_index(sb: Sandbox, cid) -> int | None:
+def campaign_index(sb: World, cid) -> int | None:
     ci = to_int(cid, "id") - CAMPAIGN_ID_BASE
     if 0 <= ci < sb.n_campaigns() and sb.visible(ci):
         return ci
@@ -272,7 +272,7 @@ def campaign_index(sb: Sandbox, cid) -> int | None:
 
 
 # ------------------------------------------------------------------ Campaign
-def campaign_list(sb: Sandbox, p: dict, ctx) -> dict:
+def campaign_list(sb: World, p: dict, ctx) -> dict:
     crit = as_dict(p.get("criteria"))
     size, page = pagination(p)
     key, desc = sort_spec(p, {"id", "createTs", "startSendTs", "endSendTs", "from", "name", "type",
@@ -334,7 +334,7 @@ def _campaign_from_id(sb, p):
     return ci
 
 
-def campaign_get(sb: Sandbox, p: dict, ctx):
+def campaign_get(sb: World, p: dict, ctx):
     ci = _campaign_from_id(sb, p)
     o = campaign_obj(sb, ci, True)
     o.pop("counters")
@@ -342,7 +342,7 @@ def campaign_get(sb: Sandbox, p: dict, ctx):
     return o
 
 
-def campaign_get_info(sb: Sandbox, p: dict, ctx):
+def campaign_get_info(sb: World, p: dict, ctx):
     ci = _campaign_from_id(sb, p)
     c = sb.campaigns[ci]
     filled = str(p.get("getFilledTplCampaignText", "1")) != "0"
@@ -355,7 +355,7 @@ def campaign_get_info(sb: Sandbox, p: dict, ctx):
     return campaign_raw(sb, ci, True)
 
 
-def links_get_links(sb: Sandbox, p: dict, ctx):
+def links_get_links(sb: World, p: dict, ctx):
     cid = p.get("campaignId", p.get("id"))
     if cid in (None, ""):
         raise ApiError(11, MSG_BAD_PARAM.format("campaignId"))
@@ -377,7 +377,7 @@ def _validation(errors: dict):
         raise ApiError(1, MSG_VALIDATION, errors)
 
 
-def campaign_create(sb: Sandbox, p: dict, ctx):
+def campaign_create(sb: World, p: dict, ctx):
     d = p.get("data")
     if not isinstance(d, dict):
         raise ApiError(11, MSG_BAD_PARAM.format("data"))
@@ -424,7 +424,7 @@ def _phone(v) -> str | None:
     return digits if digits.isdigit() and 10 <= len(digits) <= 15 else None
 
 
-def campaign_add_recipients(sb: Sandbox, p: dict, ctx):
+def campaign_add_recipients(sb: World, p: dict, ctx):
     ci = _campaign_from_id(sb, p)
     c = sb.campaigns[ci]
     sources = [k for k in ("recipients", "recipientContacts", "recipientGroups", "recipientsFile")
@@ -474,7 +474,7 @@ class _Keep(dict):
         return "{" + key + "}"
 
 
-def campaign_send(sb: Sandbox, p: dict, ctx):
+def campaign_send(sb: World, p: dict, ctx):
     ci = _campaign_from_id(sb, p)
     c = sb.campaigns[ci]
     if c.sent:
@@ -485,7 +485,7 @@ def campaign_send(sb: Sandbox, p: dict, ctx):
     return 2
 
 
-def message_send_sms(sb: Sandbox, p: dict, ctx):
+def message_send_sms(sb: World, p: dict, ctx):
     missing = [k for k in ("recipient", "text") if p.get(k) in (None, "")]
     if missing:
         raise ApiError(11, MSG_BAD_PARAM.format(", ".join(missing)))
@@ -503,7 +503,7 @@ def message_send_sms(sb: Sandbox, p: dict, ctx):
 
 
 # ------------------------------------------------------------------ Message
-def select_messages(sb: Sandbox, crit: dict, sort: tuple[str, bool]):
+def select_messages(sb: World, crit: dict, sort: tuple[str, bool]):
     """(message indices, status codes, statusUpdateTs, startSendTs) matching the criteria, as of the clock."""
     camp_ids = id_list(crit.get("campaignIds"), "criteria[campaignIds]")
     if crit.get("campaignId") not in (None, ""):
@@ -571,7 +571,7 @@ def select_messages(sb: Sandbox, crit: dict, sort: tuple[str, bool]):
     return sb.cache(key, make)
 
 
-def message_list(sb: Sandbox, p: dict, ctx):
+def message_list(sb: World, p: dict, ctx):
     crit = as_dict(p.get("criteria"))
     size, page = pagination(p)
     sort = sort_spec(p, {"id", "campaignId", "statusUpdateTs", "startSendTs", "segNum", "status"})
@@ -599,7 +599,7 @@ def message_list(sb: Sandbox, p: dict, ctx):
     return {"items": items, "totalItemCount": str(len(idx))}
 
 
-def message_get_sms_status(sb: Sandbox, p: dict, ctx):
+def message_get_sms_status(sb: World, p: dict, ctx):
     ids = id_list(p.get("ids"), "ids")
     if not ids:
         raise ApiError(2, MSG_NOT_FOUND)
@@ -615,7 +615,7 @@ def message_get_sms_status(sb: Sandbox, p: dict, ctx):
 
 
 # ------------------------------------------------------------------ Link
-def link_list(sb: Sandbox, p: dict, ctx):
+def link_list(sb: World, p: dict, ctx):
     crit = as_dict(p.get("criteria"))
     size, page = pagination(p)
     lo, hi = ts_param(sb, crit.get("createTsFrom"), "createTsFrom"), ts_param(sb, crit.get("createTsTo"), "createTsTo")
@@ -639,7 +639,7 @@ def link_list(sb: Sandbox, p: dict, ctx):
             "totalItemCount": str(len(sel))}
 
 
-def link_get(sb: Sandbox, p: dict, ctx):
+def link_get(sb: World, p: dict, ctx):
     j = None
     if p.get("id") not in (None, ""):
         j = to_int(p["id"], "id") - LINK_ID_BASE
@@ -653,7 +653,7 @@ def link_get(sb: Sandbox, p: dict, ctx):
     return link_get_obj(sb, j)
 
 
-def link_get_stats(sb: Sandbox, p: dict, ctx):
+def link_get_stats(sb: World, p: dict, ctx):
     if p.get("ids") in (None, "", {}) and p.get("type") in (None, ""):
         raise ApiError(11, MSG_BAD_PARAM.format("ids, type"))
     ids = id_list(p.get("ids"), "ids", limit=5)
@@ -705,7 +705,7 @@ _PERIOD_SECONDS = {"minute": 60, "hourly": 3600}
 _LABEL_LENGTHS = {"hm": 16, "h": 13, "hms": 19}
 
 
-def _period_starts(sb: Sandbox, typ: str, lo: int, hi: int) -> np.ndarray:
+def _period_starts(sb: World, typ: str, lo: int, hi: int) -> np.ndarray:
     """Starts of every period of type `typ` that overlaps [lo, hi], empty ones too. Periods are the account's
     local minutes, hours, days and months: a day across a DST shift lasts 23 or 25 hours, and the fall-back
     hour is two periods with the same wall-clock label."""
@@ -722,9 +722,9 @@ def _period_starts(sb: Sandbox, typ: str, lo: int, hi: int) -> np.ndarray:
                     dtype=np.int64)
 
 
-def _period_label(sb: Sandbox, typ: str, start: int, style: str) -> str:
+def _period_label(sb: World, typ: str, start: int, style: str) -> str:
     """The grid's `param`: `YYYY-MM-DD` daily, `YYYY-MM` monthly (as captured); hourly and minute labels were
-    not captured, so the style is switchable (`Sandbox.stats_label_style`: hm, h (hourly only) or hms)."""
+    not captured, so the style is switchable (`World.stats_label_style`: hm, h (hourly only) or hms)."""
     wall = sb.fmt(start)
     if typ == "daily":
         return wall[:10]
@@ -734,7 +734,7 @@ def _period_label(sb: Sandbox, typ: str, start: int, style: str) -> str:
 
 
 # ------------------------------------------------------------------ others
-def taskqueue_get_status(sb: Sandbox, p: dict, ctx):
+def taskqueue_get_status(sb: World, p: dict, ctx):
     tid = p.get("id")
     if tid in (None, ""):
         raise ApiError(11, MSG_BAD_PARAM.format("id"))
@@ -750,7 +750,7 @@ def taskqueue_get_status(sb: Sandbox, p: dict, ctx):
     return {"id": str(tid), "status": str(status), "progress": str(progress)}
 
 
-def user_get_own_balance(sb: Sandbox, p: dict, ctx):
+def user_get_own_balance(sb: World, p: dict, ctx):
     return {"balance": money(sb.balance), "currency": sb.currency}
 
 

@@ -7,8 +7,9 @@ import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .data import SANDBOX_API_KEY, Sandbox, parse_ts
+from .data import SANDBOX_API_KEY, parse_ts
 from .faults import Faults
+from .gateway import Sandbox
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

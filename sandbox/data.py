@@ -240,14 +240,16 @@ class _Campaign:
     generated: bool = True  # False for a campaign created through the API (Campaign/Create, SendSmsMessage)
 
 
-class Sandbox:
-    """Generated gateway state plus a clock. Build with :meth:`generate`."""
+class World:
+    """Generated gateway state plus a clock, with no HTTP (`sandbox.gateway.Sandbox` serves it). Build with
+    :meth:`generate`."""
 
     def __init__(self, seed: int, now_ts: int, timezone: str):
         self.seed = int(seed)
         self.timezone = timezone
         self.currency = CURRENCY_BY_TZ.get(timezone, "KZT")
         self.api_key = SANDBOX_API_KEY
+        self.blocked = False  # True: every call with the right key is answered code 14, as for a blocked account
         self.lock = threading.RLock()
         self.clock = Clock(now_ts, on_change=self._clock_changed, timezone=timezone)
         self.campaigns: list[_Campaign] = []
@@ -278,7 +280,7 @@ class Sandbox:
     # ------------------------------------------------------------ generation
     @classmethod
     def generate(cls, seed: int = 7, campaigns: int = 40, messages: int = 4000, now: datetime | None = None,
-                 timezone: str = "Asia/Almaty") -> Sandbox:
+                 timezone: str = "Asia/Almaty") -> World:
         now = now or datetime(2026, 11, 1, 12, 0)
         sb = cls(seed, to_ts(now, timezone), timezone)
         sb._generate(int(campaigns), int(messages))
@@ -621,11 +623,6 @@ class Sandbox:
 
     def link_visible(self, j: int) -> bool:
         return self.campaigns[int(self.l_camp[j])].create <= self.clock.ts
-
-    def serve(self, port: int = 0, faults=None, host: str = "127.0.0.1", wrong_port: int = 0):
-        """Start the HTTP server in a background thread; returns a SandboxServer (a context manager)."""
-        from .server import SandboxServer
-        return SandboxServer(self, host=host, port=port, faults=faults, wrong_port=wrong_port)
 
     # ------------------------------------------------------------ ground truth
     def ground_truth(self) -> dict[int, CampaignTruth]:

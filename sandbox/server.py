@@ -11,7 +11,7 @@ from typing import Self
 from urllib.parse import parse_qsl, urlsplit
 
 from . import api
-from .data import Sandbox
+from .data import World
 from .faults import FaultInjector, Faults
 
 
@@ -113,6 +113,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._envelope(6, None, f"Формат {output} не поддерживается.")
         if str(p.get("apiKey", "")) != owner.sb.api_key:
             return self._envelope(8, [], "failed.api.auth")
+        if owner.sb.blocked:
+            return self._envelope(14, [], "failed.api.user.blocked")
         if mod is None:
             return self._envelope(4, None, f"Модуль {module} не найден. Проверьте правильность написания и "
                                            f"сведения в документации.")
@@ -191,7 +193,7 @@ def _flatten(obj, prefix=""):
 class SandboxServer:
     """A running sandbox: ``url`` (and ``wrong_url`` when the wrong-port fault is on). Use as a context manager."""
 
-    def __init__(self, sb: Sandbox, host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None,
+    def __init__(self, sb: World, host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None,
                  wrong_port: int = 0):
         self.sb = sb
         self.host = host

@@ -96,7 +96,7 @@ class RateLimiter:
             return slot - now
 
     def acquire(self, key: str) -> tuple[float, int]:
-        """Block until a call to ``key`` is allowed; return (seconds waited, the key's epoch for `feedback`)."""
+        """Block until a call to ``key`` is allowed; return (seconds waited, the key's epoch for `throttled`)."""
         if not self.limited:
             return 0.0, 0
         with self._lock:
@@ -148,10 +148,12 @@ class RateLimiter:
             state.next_slot = max(state.next_slot, now + 1.0 / state.rate)
 
     def learned(self) -> dict[str, float]:
-        """Each key's estimated limit (or, where none was met, the rate reached), to start the next run with."""
+        """Each key's estimated limit, where the gateway has shown one (a code 30), to start the next run with.
+        A key that never met its limit is left out: the next run ramps it up from scratch, faster than it
+        would climb from a rate that was never a limit."""
         with self._lock:
-            return {key: round(state.estimate if state.estimate is not None else state.rate, 3)
-                    for key, state in self._keys.items()}
+            return {key: round(state.estimate, 3) for key, state in self._keys.items()
+                    if state.estimate is not None}
 
     def rates(self) -> dict[str, float]:
         """Each key's current rate in calls per second."""

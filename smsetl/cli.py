@@ -31,7 +31,8 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-url", help="gateway base URL (default: $SMS_API_URL)")
     parser.add_argument("--timezone", help="the account's IANA time zone (default: $SMS_TIMEZONE)")
     parser.add_argument("--rate-limit",
-                        help="API calls per second per method, or 'none' (default: $SMS_RATE_LIMIT or 5)")
+                        help="API calls per second per method: 'auto' (learn the gateway's limit), a number (a cap on "
+                             "what is learned) or 'none' (default: $SMS_RATE_LIMIT or auto)")
     parser.add_argument("--data-dir", help="where raw, lake and warehouse live (default: $SMS_DATA_DIR or ./data)")
 
 
@@ -55,6 +56,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from flows.sync import format_summary, sync
     from smsapi import SmsApi
 
+    if args.since and args.until and args.since >= args.until:  # else the flow fails late, in a task
+        print(f"smsetl sync: --since {args.since:%Y-%m-%d} is not before --until {args.until:%Y-%m-%d}:"
+              " swap them, or drop one", file=sys.stderr)
+        return 2
     _apply_connection_flags(args)
     # A bad SMS_PII, or a mode the data directory does not hold, fails here, before the API or Prefect.
     privacy.check_sync(data_dir_from(args))

@@ -43,9 +43,9 @@ def _fresh(data_dir: Path) -> None:
 
 def demo(data_dir: Path, campaigns: int = 40, messages: int = 20_000, seed: int = 1) -> int:
     from flows.sync import format_summary, sync
+    from reports.html import REPORT_FILE
+    from reports.metrics import render_rows
     from sandbox import SANDBOX_API_KEY
-    from smsetl.metrics import render_rows
-    from smsetl.report import REPORT_FILE
     from storage import warehouse
 
     _fresh(data_dir)

@@ -111,14 +111,16 @@ def test_an_estimate_measured_low_is_probed_up_to_and_then_climbed_past():
     assert rl.rates()["A/B"] > 5.0 * 1.01 ** 40  # 90 answers to reach it, then +1 % per answer
 
 
-def _simulate(limit: int, calls: int, workers: int = 4, latency: float = 0.004) -> tuple[float, float]:
+def _simulate(limit: int, calls: int, workers: int = 4, latency: float = 0.004, learned: dict | None = None
+              ) -> tuple[float, float, RateLimiter]:
     """A gateway allowing `limit` calls per sliding second (as the sandbox does), `workers` callers each
-    waiting for its answer, all on a fake clock: (throughput / limit, share of calls answered code 30)."""
+    waiting for its answer, all on a fake clock: (throughput / limit, share of calls answered code 30, the
+    limiter). `learned`: what an earlier run's limiter learned, to start from."""
     import heapq
     from collections import deque
 
     clock = FakeClock()
-    rl = RateLimiter(None, adaptive=True, clock=clock, sleep=lambda s: None)
+    rl = RateLimiter(None, adaptive=True, learned=learned, clock=clock, sleep=lambda s: None)
     allowed: deque = deque()
     ready = [(clock.now, w) for w in range(workers)]  # when each worker asks for its next slot
     done = throttled = 0
@@ -139,10 +141,35 @@ def _simulate(limit: int, calls: int, workers: int = 4, latency: float = 0.004) 
             done += 1
             rl.answered("Message/List", wait > 0)
         heapq.heappush(ready, (sent + latency, w))
-    return done / (clock.now - start) / limit, throttled / (done + throttled)
+    return done / (clock.now - start) / limit, throttled / (done + throttled), rl
 
 
 @pytest.mark.parametrize("limit", [2, 5, 20, 50])
 def test_under_an_unknown_limit_throughput_stays_near_it_with_few_code_30s(limit):
-    efficiency, code_30_share = _simulate(limit, calls=max(400, 60 * limit))
+    efficiency, code_30_share, _ = _simulate(limit, calls=max(400, 60 * limit))
     assert efficiency >= 0.85 and code_30_share <= 0.02, (efficiency, code_30_share)
+
+
+def test_a_run_started_from_what_the_last_run_learned_skips_the_ramps_code_30s():
+    # A short run under a low limit: from scratch, the first second's ramp (from START_RATE 5 to the limit 2)
+    # is most of its code 30 answers; started from the last run's estimate it meets hardly any.
+    _, scratch_share, first = _simulate(2, calls=80)
+    _, learned_share, _ = _simulate(2, calls=80, learned=first.learned())
+    assert first.learned()["Message/List"] == pytest.approx(2, rel=0.1)
+    assert learned_share <= 0.02 < scratch_share, (learned_share, scratch_share)
+
+
+def test_only_a_limit_the_gateway_showed_is_kept_for_the_next_run():
+    clock = FakeClock()
+    rl = RateLimiter(None, adaptive=True, clock=clock, sleep=clock.sleep)
+    _, epoch = rl.acquire("A/B")
+    rl.acquire("C/D")
+    rl.answered("C/D", waited=True)
+    clock.now += 0.1
+    rl.answered("A/B", waited=True)
+    rl.throttled("A/B", epoch)
+    assert rl.learned() == {"A/B": 1.0}  # C/D never met a limit: the next run ramps it up from scratch
+    rl2 = RateLimiter(None, adaptive=True, learned={**rl.learned(), "E/F": "junk"}, clock=clock, sleep=clock.sleep)
+    rl2.acquire("A/B")
+    rl2.acquire("E/F")
+    assert rl2.rates() == {"A/B": 0.9, "E/F": 5.0}  # 90 % of the estimate; an unusable value is ignored

@@ -9,6 +9,7 @@ import pytest
 from e2e_support import SANDBOX_NOW, SANDBOX_TZ, SyncedSandbox, assert_matches_truth
 
 from sandbox import SANDBOX_API_KEY, Faults, Sandbox
+from storage import rate_limits
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -42,11 +43,15 @@ def test_a_sync_through_5xx_drops_truncated_bodies_and_codes_3_and_999_is_still_
 def test_a_rate_limited_sync_backs_off_and_completes_exactly(prefect_harness, sandbox_env, tmp_path):
     sb = small_sandbox(22)
     with sb.serve(port=0, faults=Faults(rate_limit=8)) as server:
-        sandbox_env(server.url)  # no client limit: the gateway's code 30 must be met and backed off from
+        sandbox_env(server.url, rate_limit="auto")  # the default: the client learns the limit from code 30
         state = SyncedSandbox(sb, server, tmp_path / "data")
         summary = state.sync(since=state.as_of() - timedelta(days=120))
     assert summary["api"]["retries"].get("code 30", 0) > 0
     assert_matches_truth(state.data_dir, sb.ground_truth(), sb)
+    # what the client learned is kept for the next run: the limit of each method that met it
+    learned = rate_limits.load(state.data_dir)
+    assert learned and learned == summary["rate_limits_learned"]
+    assert all(0 < rate <= 8 for rate in learned.values()), learned
 
 
 def test_a_sync_pointed_at_the_wrong_domain_follows_code_13(prefect_harness, sandbox_env, tmp_path):

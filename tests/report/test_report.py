@@ -11,7 +11,8 @@ from report_fixtures import HOSTILE_NAME, HOSTILE_OPERATOR, HOSTILE_SENDER
 from report_page import parse
 
 from flows import sync  # imported here, not in a test: prefect configures logging on import (caplog)
-from smsetl.report import CHARTS, HEADLINE, REPORT_FILE, add_arguments, render_report, run, write_report
+from reports.html import CHARTS, HEADLINE, REPORT_FILE, render_report, write_report
+from smsetl.report import add_arguments, run
 from storage.warehouse import WAREHOUSE_FILE
 
 SECTIONS = ["summary", "headline", "funnel", "latency", "clicks", "senders", "operators", "reconciliation"]
@@ -228,12 +229,12 @@ def test_the_cli_offers_report_with_its_options():
 
 
 def test_a_report_that_fails_inside_a_sync_is_logged_and_does_not_fail_it(data_dir, monkeypatch, caplog):
-    import smsetl.report
+    import reports.html
 
     def broken(*args, **kwargs):
         raise RuntimeError("renderer broke")
 
-    monkeypatch.setattr(smsetl.report, "write_report", broken)
+    monkeypatch.setattr(reports.html, "write_report", broken)
     with caplog.at_level(logging.ERROR, logger="smsetl.sync"):
         assert sync._write_report(data_dir) is None
     assert "could not write the HTML report" in caplog.text and "renderer broke" in caplog.text

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from smsetl.report import write_report
+from reports.html import write_report
 
 
 def chromium() -> str:

@@ -4,7 +4,7 @@ Uses the session's synced sandbox (tests/conftest.py), shared with the end-to-en
 
 from report_page import parse
 
-from smsetl.report import REPORT_FILE
+from reports.html import REPORT_FILE
 
 
 def test_a_sync_writes_the_report_of_the_warehouse_it_published(synced):

@@ -7,7 +7,8 @@ import duckdb
 import pytest
 import sql_fixtures
 
-from smsetl.metrics import add_arguments, render_campaign_metrics, run, warehouse_path
+from reports.metrics import render_campaign_metrics
+from smsetl.metrics import add_arguments, run, warehouse_path
 
 
 @pytest.fixture

@@ -1,0 +1,79 @@
+"""Incremental cost: API calls and rows of a backfill, of a sync after the gateway's clock moves, and of a sync
+with nothing changed, against the sandbox.
+
+    .venv/bin/python bench/incremental.py [--campaigns 200] [--messages 100000] [--hours 1]
+
+Runs three syncs of one data directory, in this process, against an in-process sandbox (`SMS_RATE_LIMIT=none`:
+calls are counted, not timed): the backfill; then, after the sandbox clock moves `--hours` (late delivery
+reports arrive, new campaigns start), an incremental sync; then, with the clock moved one second, a sync with
+nothing changed. Prints the calls per method and the rows added and changed per table of each, and the two
+ratios the issue holds the sync to (nothing changed: <= 1 % of the backfill's calls); writes
+`bench/results/incremental-<timestamp>.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "bench" / "results"
+NOW = datetime(2026, 11, 1, 12, 0)
+ZONE = "Asia/Almaty"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--campaigns", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--hours", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    os.environ.update(PREFECT_HOME=tempfile.mkdtemp(prefix="bench-prefect-"), DO_NOT_TRACK="1",
+                      PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING",
+                      PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+                      SMS_PII_KEY_FILE=os.path.join(tempfile.mkdtemp(prefix="bench-pii-"), "pii-key"))
+    from flows.sync import sync
+    from sandbox import SANDBOX_API_KEY, Faults, Sandbox
+
+    sb = Sandbox.generate(seed=args.seed, campaigns=args.campaigns, messages=args.messages, now=NOW, timezone=ZONE)
+    runs = {}
+    with sb.serve(port=0, faults=Faults()) as server, tempfile.TemporaryDirectory() as tmp:
+        os.environ.update(SMS_API_URL=server.url, SMS_API_KEY=SANDBOX_API_KEY, SMS_TIMEZONE=ZONE,
+                          SMS_RATE_LIMIT="none")
+        data_dir = str(Path(tmp) / "data")
+        runs["backfill"] = sync(data_dir, since=NOW - timedelta(days=120))
+        sb.clock.advance(timedelta(hours=args.hours))
+        runs[f"after {args.hours:g} h"] = sync(data_dir)
+        sb.clock.advance(timedelta(seconds=1))
+        runs["nothing changed"] = sync(data_dir)
+
+    full_calls = runs["backfill"]["api"]["total_calls"]
+    figures = {name: {"calls": s["api"]["calls"], "total_calls": s["api"]["total_calls"], "rows": s["rows"],
+                      "duration_s": s["duration_s"],
+                      "of_backfill_calls": round(s["api"]["total_calls"] / full_calls, 4)}
+               for name, s in runs.items()}
+    for name, f in figures.items():
+        print(f"\n{name}: {f['total_calls']} calls ({f['of_backfill_calls']:.2%} of the backfill's), "
+              f"{f['duration_s']} s")
+        for method, n in sorted(f["calls"].items()):
+            print(f"  {method:<28} {n:>6}")
+        for table, r in sorted(f["rows"].items()):
+            if r["added"] or r["changed"]:
+                print(f"  rows {table:<23} +{r['added']:<8} ~{r['changed']}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"incremental-{datetime.now():%Y%m%d-%H%M%S}.json"
+    out.write_text(json.dumps({"args": vars(args), "runs": figures}, indent=2))
+    print(f"\nfigures: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
