@@ -54,8 +54,8 @@ def dump_warehouse(data_dir) -> dict[str, list[tuple]]:
                 "select column_name from information_schema.columns where table_schema = 'main'"
                 " and table_name = ? order by ordinal_position", [name]).fetchall()]
             keep = [c for c in cols if not any(p in c for p in PER_RUN_COLUMNS)]
-            rows = con.execute(f"select {', '.join(f'{c!r}'.replace(chr(39), chr(34)) for c in keep)}"
-                               f" from \"{name}\"").fetchall()
+            quoted = ", ".join(f'"{c}"' for c in keep)
+            rows = con.execute(f'select {quoted} from "{name}"').fetchall()
             out[name] = sorted(rows, key=repr)
         return out
     finally:
