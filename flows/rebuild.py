@@ -24,6 +24,7 @@ from flows import privacy, steps
 from flows.sync import stage_run_rows, sync_lock
 from storage import raw, warehouse
 from storage.lake import Lake, remove_tree
+from transforms.schema import RUN_SUCCEEDED
 
 log = logging.getLogger("smsetl.rebuild")
 
@@ -58,7 +59,7 @@ def rebuild(data_dir: Path) -> int:
         for number, (run_id, summary) in enumerate(runs, 1):
             run = _Replay(data_dir, run_id, datetime.fromisoformat(summary["as_of"]), summary["timezone"], new_root)
             remove_tree(run.staging_dir)
-            if summary["outcome"] == "success":  # a failed run's payloads never reached the lake
+            if summary["outcome"] == RUN_SUCCEEDED:  # a failed run's payloads never reached the lake
                 stager = steps.Stager(run.staging_dir)
                 steps.replay(run, stager)
                 stager.close()

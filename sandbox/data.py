@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from smsapi import glossary
+
 SANDBOX_API_KEY = "sandbox" + "0" * 33
 
 CAMPAIGN_ID_BASE = 400_000
@@ -29,9 +31,9 @@ MESSAGE_ID_BASE = 50_000_000
 LINK_ID_BASE = 4_000
 INF = 2**62
 
-STATUSES = ("NEW", "ENQUEUD", "ACCEPTD", "PDLIVRD", "DELIVRD", "UNDELIV", "REJECTD", "EXPIRED", "DELETED")
+STATUSES = glossary.MESSAGE_STATUSES  # a message status is stored as its index here
 ST = {s: i for i, s in enumerate(STATUSES)}
-FINAL_CODES = np.array([ST["DELIVRD"], ST["UNDELIV"], ST["REJECTD"], ST["EXPIRED"], ST["DELETED"]])
+FINAL_CODES = np.array(sorted(ST[s] for s in glossary.FINAL_STATUSES))
 IS_FINAL = np.zeros(len(STATUSES), dtype=bool)
 IS_FINAL[FINAL_CODES] = True
 TYPE_NAMES = {1: "single", 2: "mass", 3: "template", 7: "functional"}

@@ -39,8 +39,9 @@ final as (
             else 'unknown'
         end as status_group,
         messages.status = 'DELIVRD' as is_delivered,
-        messages.status in ('UNDELIV', 'REJECTD', 'EXPIRED', 'DELETED') as is_failed,
-        messages.status in ('DELIVRD', 'UNDELIV', 'REJECTD', 'EXPIRED', 'DELETED') as is_final_status,
+        -- is_final comes from the glossary's final statuses (smsapi/glossary.py), set when the row was typed
+        coalesce(messages.is_final, false) and messages.status <> 'DELIVRD' as is_failed,
+        coalesce(messages.is_final, false) as is_final_status,
         messages.send_started_at,
         messages.status_updated_at,
         messages.status_updated_day_utc,
@@ -49,7 +50,7 @@ final as (
                 then epoch(messages.status_updated_at) - epoch(messages.send_started_at)
         end as delivery_seconds,
         case
-            when messages.status in ('DELIVRD', 'UNDELIV', 'REJECTD', 'EXPIRED', 'DELETED')
+            when messages.is_final
                 then epoch(messages.status_updated_at) - epoch(messages.send_started_at)
         end as final_seconds
 

@@ -45,7 +45,7 @@ gateway as (
         max(observed_at) as counters_observed_at
 
     from stg_campaign_counters
-    where status in ('NEW', 'ENQUEUD', 'ACCEPTD', 'PDLIVRD', 'DELIVRD', 'UNDELIV', 'REJECTD', 'EXPIRED', 'DELETED', 'UNKNOWN')
+    where try_cast(status as message_status) is not null  -- the warehouse's status ENUM: the glossary and UNKNOWN
     group by campaign_id
 
 ),

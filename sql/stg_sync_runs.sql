@@ -1,5 +1,5 @@
 -- one row per sync run
--- is_successful: outcome is one of success, succeeded, completed, complete, ok (case-insensitive).
+-- is_successful: outcome = 'success', as the sync records it (transforms/schema.py RUN_SUCCEEDED).
 -- as_of: the clock the run's windows used: the gateway's, from its responses' Date header.
 with
 
@@ -17,7 +17,7 @@ final as (
         started_at,
         ended_at,
         outcome,
-        coalesce(lower(outcome) in ('success', 'succeeded', 'completed', 'complete', 'ok'), false) as is_successful,
+        coalesce(outcome = 'success', false) as is_successful,
         api_calls
 
     from source

@@ -15,23 +15,25 @@ import itertools
 import os
 import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from storage.schema import duckdb_type
 from transforms import ARROW_SCHEMAS
+from transforms.schema import TABLES as SCHEMA
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    key: tuple[str, ...]
     order: str  # SQL order: the first row per key wins
     compare: tuple[str, ...]  # a row whose compared columns differ counts as changed
     partitioned: bool = False
     keep: tuple[tuple[str, str], ...] = ()  # (column, aggregate) carried across versions of a key
+    key: tuple[str, ...] = ()  # the table's key, from its definition in `transforms.schema`
 
     def dedupe_sql(self, relation: str) -> str:
         """One row per key: the first by `order`, with the `keep` columns aggregated over all versions."""
@@ -44,36 +46,31 @@ class TableSpec:
                 f"qualify row_number() over (partition by {key} order by {self.order}) = 1")
 
 
-TABLES: dict[str, TableSpec] = {
+_MERGES: dict[str, TableSpec] = {
     "campaigns": TableSpec(
-        ("campaign_id",), "observed_at desc",
+        "observed_at desc",
         ("common_status", "send_status", "moderation_status", "send_started_at", "send_ended_at",
          "counters_updated_at", "total_msg_count", "total_seg_count", "total_cost", "is_deleted"),
     ),
-    "campaign_counters": TableSpec(
-        ("campaign_id", "status"), "observed_at desc", ("msg_count", "seg_count", "cost"),
-    ),
+    "campaign_counters": TableSpec("observed_at desc", ("msg_count", "seg_count", "cost")),
     # The latest status: a final one is never replaced by a non-final one, then the latest observation, then
     # the latest stamp. Not the stamp first: around a DST fall-back a later status can carry an earlier wall time.
     "messages": TableSpec(
-        ("message_id",), "is_final desc nulls last, observed_at desc, status_updated_at desc nulls last",
+        "is_final desc nulls last, observed_at desc, status_updated_at desc nulls last",
         ("status_raw", "status_updated_at", "segments", "segment_price"), partitioned=True,
         keep=(("first_observed_at", "min"),),
     ),
-    "message_status_history": TableSpec(
-        ("message_id", "status_raw", "status_updated_at"), "observed_at asc, run_id asc", (), partitioned=True,
-    ),
+    "message_status_history": TableSpec("observed_at asc, run_id asc", (), partitioned=True),
     # Link/List rows carry no campaign: the campaign a link was first seen with (GetLinks) is kept. GetLinks
     # rows carry no status: of one run's two observations, the Link/List one (with status) wins.
-    "links": TableSpec(("link_id",), "observed_at desc, status nulls last, redirect_count nulls last",
+    "links": TableSpec("observed_at desc, status nulls last, redirect_count nulls last",
                        ("click_count", "redirect_count", "status"), keep=(("campaign_id", "max"),)),
-    "link_click_stats": TableSpec(
-        ("link_id", "period_type", "period_start"), "observed_at desc", ("click_count", "redirect_count"),
-    ),
-    "sync_runs": TableSpec(("run_id",), "ended_at desc nulls last", ()),
-    "sync_run_entities": TableSpec(("run_id", "entity"), "rows_added desc", ()),
-    "sync_watermarks": TableSpec(("name",), "run_id desc", ()),
+    "link_click_stats": TableSpec("observed_at desc", ("click_count", "redirect_count")),
+    "sync_runs": TableSpec("ended_at desc nulls last", ()),
+    "sync_run_entities": TableSpec("rows_added desc", ()),
+    "sync_watermarks": TableSpec("run_id desc", ()),
 }
+TABLES: dict[str, TableSpec] = {name: replace(spec, key=SCHEMA[name].key) for name, spec in _MERGES.items()}
 
 # Merge order: `campaigns` last. The sync treats a campaign missing from the lake as new and reads all of it
 # (messages, links); so a run killed before its campaigns are merged is simply read again by the next run.
@@ -149,22 +146,8 @@ def _relation_sql(files: list[str], table: str) -> str:
         # Exactly the table's columns: a stray column in a file (a hand-written part, say) cannot leak in.
         return (f"select {', '.join(schema.names)} "
                 f"from read_parquet({sql_list(files)}, union_by_name = true, hive_partitioning = false)")
-    columns = ", ".join(f"null::{_duck_type(f.type)} as {f.name}" for f in schema)
+    columns = ", ".join(f"null::{duckdb_type(f.type)} as {f.name}" for f in schema)
     return f"select {columns} where false"
-
-
-def _duck_type(arrow_type: pa.DataType) -> str:
-    if pa.types.is_timestamp(arrow_type):
-        return "timestamptz"
-    if pa.types.is_decimal(arrow_type):
-        return f"decimal({arrow_type.precision}, {arrow_type.scale})"
-    if pa.types.is_int64(arrow_type):
-        return "bigint"
-    if pa.types.is_integer(arrow_type):
-        return "integer"
-    if pa.types.is_boolean(arrow_type):
-        return "boolean"
-    return "varchar"
 
 
 # DuckDB takes 80% of the machine by default; a merge that grows with the account would follow. Capped, it

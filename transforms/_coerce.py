@@ -14,10 +14,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-MESSAGE_STATUSES = (
-    "NEW", "ENQUEUD", "ACCEPTD", "PDLIVRD", "DELIVRD", "UNDELIV", "REJECTD", "EXPIRED", "DELETED", "UNKNOWN",
-)
-FINAL_STATUSES = frozenset({"DELIVRD", "UNDELIV", "REJECTD", "EXPIRED", "DELETED"})
+import smsapi.glossary as glossary
+
+# The stored vocabulary: the glossary's statuses, then the one for anything outside it.
+MESSAGE_STATUSES = (*glossary.MESSAGE_STATUSES, glossary.UNKNOWN_STATUS)
+FINAL_STATUSES = glossary.FINAL_STATUSES
 CAMPAIGN_TYPES = {"1": "single", "2": "mass", "3": "template", "7": "functional"}
 
 MONEY = pa.decimal128(18, 4)
@@ -180,10 +181,11 @@ def status(raw) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, int]:
     """
     arr = text(raw)
     upper = pc.utf8_upper(arr)
-    known = pc.is_in(upper, pa.array(MESSAGE_STATUSES[:-1]))
+    known = pc.is_in(upper, pa.array(glossary.MESSAGE_STATUSES))
     present = pc.is_valid(arr)
     unexpected = pc.and_(present, pc.invert(known))
-    mapped = pc.if_else(known, upper, pc.if_else(present, pa.scalar("UNKNOWN"), pa.nulls(len(arr), pa.string())))
+    unknown = pc.if_else(present, pa.scalar(glossary.UNKNOWN_STATUS), pa.nulls(len(arr), pa.string()))
+    mapped = pc.if_else(known, upper, unknown)
     final = pc.if_else(present, pc.is_in(mapped, pa.array(sorted(FINAL_STATUSES))), pa.nulls(len(arr), pa.bool_()))
     n = int(pc.sum(unexpected).as_py() or 0)
     to_bool = {pa.bool_(): pd.BooleanDtype()}.get

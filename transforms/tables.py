@@ -1,4 +1,4 @@
-"""Payload items -> frames shaped like the warehouse base tables (`storage/schema.py`).
+"""Payload items -> frames shaped like the base tables (`transforms.schema`).
 
 Each function takes the `data` items of one gateway method exactly as on the wire (numbers as strings, naive
 account-local timestamps), the account's IANA time zone where timestamps occur, and `observed_at` (when the
@@ -20,39 +20,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import _coerce as c
+from .schema import TABLES
 
 Items = list[dict]
 Observed = datetime | pd.Timestamp | str
 
 PERIOD_TYPES = ("minute", "hourly", "daily", "monthly")
 
-COLUMNS: dict[str, list[str]] = {
-    "campaigns": [
-        "campaign_id", "campaign_type", "type_code", "name", "sender", "text", "common_status", "moderation_status",
-        "send_status", "creation_way", "is_deleted", "track_short_link_recipients", "validity_minutes",
-        "created_at", "send_started_at", "send_ended_at", "deferred_to", "counters_updated_at", "total_msg_count",
-        "total_seg_count", "total_cost", "currency", "observed_at",
-    ],
-    "campaign_counters": ["campaign_id", "status", "msg_count", "seg_count", "cost", "observed_at"],
-    "messages": [
-        "message_id", "campaign_id", "sender", "recipient", "text", "segments", "segment_price", "cost", "status",
-        "status_raw", "is_final", "is_unexpected", "send_started_at", "status_updated_at", "country_a2",
-        "operator_name", "uuid", "first_observed_at", "observed_at",
-    ],
-    "message_statuses": [
-        "message_id", "status", "status_raw", "is_final", "is_unexpected", "segments", "send_started_at",
-        "status_updated_at", "observed_at",
-    ],
-    "message_status_history": [
-        "message_id", "campaign_id", "status", "status_raw", "is_final", "status_updated_at", "observed_at", "run_id",
-    ],
-    "links": [
-        "link_id", "campaign_id", "code", "short_link", "full_link", "comment", "status", "click_count",
-        "redirect_count", "observed_at",
-    ],
-    "link_click_stats": ["link_id", "period_type", "period_start", "period_end", "click_count", "redirect_count",
-                         "observed_at"],
-}
+COLUMNS: dict[str, list[str]] = {name: table.names for name, table in TABLES.items()}
 
 
 class Normalized(NamedTuple):

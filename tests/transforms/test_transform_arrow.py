@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import transforms
-from storage.schema import TABLES, create_tables
+from storage.schema import WAREHOUSE_TABLES, create_tables
 from transforms import ARROW_SCHEMAS, COLUMNS, to_arrow
 
 ALMATY = "Asia/Almaty"
@@ -32,14 +32,14 @@ def _insert(con, table: str, frame: pd.DataFrame):
 
 
 def test_arrow_schemas_cover_every_base_table_in_ddl_order(con):
-    for table in TABLES:
+    for table in WAREHOUSE_TABLES:
         ddl_columns = [r[0] for r in con.execute(f"describe {table}").fetchall()]
         assert ARROW_SCHEMAS[table].names == ddl_columns, table
 
 
 def test_frame_columns_match_the_ddl(con):
     for table, columns in COLUMNS.items():
-        if table in TABLES:
+        if table in WAREHOUSE_TABLES:
             assert columns == [r[0] for r in con.execute(f"describe {table}").fetchall()], table
 
 
