@@ -242,8 +242,9 @@ def _sync_constants() -> dict:
     return json.loads(out.stdout)
 
 
-def run_child(kind: str, spec: dict, sandbox) -> dict:
-    """One measurement in a fresh interpreter; the sandbox's own call counts are diffed around it."""
+def run_child(kind: str, spec: dict, sandbox, python: str = sys.executable, script: Path | None = None) -> dict:
+    """One measurement in a fresh interpreter (`python` running `script`'s `--child kind`; by default this
+    file under this interpreter); the sandbox's own call counts are diffed around it."""
     env = dict(os.environ)
     prefect_home = tempfile.mkdtemp(prefix="smsetl-bench-prefect-")
     env.update(PREFECT_HOME=prefect_home, DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false",
@@ -254,7 +255,7 @@ def run_child(kind: str, spec: dict, sandbox) -> dict:
     env.pop("PREFECT_API_URL", None)  # ephemeral mode, as documented in the README
     before = sandbox.calls()
     with tempfile.NamedTemporaryFile(mode="r", suffix=".json") as out:
-        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", kind,
+        proc = subprocess.run([python, str(script or Path(__file__).resolve()), "--child", kind,
                                "--spec", json.dumps(spec), "--out", out.name],
                               cwd=ROOT, env=env, capture_output=True, text=True)
         shutil.rmtree(prefect_home, ignore_errors=True)

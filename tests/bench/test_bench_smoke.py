@@ -4,6 +4,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -22,3 +24,40 @@ def test_the_rate_limit_bench_runs_and_writes_its_figures(tmp_path, monkeypatch,
     (row,) = json.loads(out.read_text())["rows"]
     assert row["limit"] == 20 and row["told_rate"] > 0 and row["adaptive_rate"] > 0 and row["learned_rate"] > 0
     assert "from what it learned" in capsys.readouterr().out
+
+
+def test_the_dlt_comparison_runs_every_tool_and_they_land_the_same_rows(tmp_path, monkeypatch, capsys):
+    bench = _load("dlt_compare")
+    if bench.find_dlt_python() is None:
+        pytest.skip(f"dlt is not installed in {bench.DLT_VENV} (`.venv/bin/python bench/dlt_compare.py` creates it; "
+                    "this test installs nothing)")
+    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    assert bench.main(["--messages", "2000", "--campaigns", "20"]) == 0
+    (out,) = tmp_path.glob("dlt-*.json")
+    figures = json.loads(out.read_text())
+    assert list(figures["summary"]) == ["floor", "smsetl", "dlt-default", "dlt-tuned"]
+    assert figures["rows_equal"] and figures["rows_in_messages"][0] > 1000
+    assert figures["dlt_version"]
+    printed = capsys.readouterr().out
+    assert "smsetl speed-up over dlt-default" in printed and "smsetl speed-up over dlt-tuned" in printed
+
+
+def test_the_dlt_comparison_flags_tools_that_land_different_rows_and_missed_targets():
+    bench = _load("dlt_compare")
+    calls = {"Message/List": 3}
+    runs = [{"kind": "floor", "repeat": 0, "wall_s": 1.0, "messages": 300},
+            {"kind": "smsetl", "repeat": 0, "wall_s": 1.5, "rows": {"messages": {"added": 300}}},
+            {"kind": "dlt-default", "repeat": 0, "wall_s": 15.0, "messages": 299},
+            {"kind": "dlt-tuned", "repeat": 0, "wall_s": 6.0, "messages": 300}]
+    for r in runs:
+        r.update(cpu_s=1.0, peak_rss_mb=100.0, sandbox_calls=calls)
+    figures = bench.summarize(runs, bench.TOOLS)
+    assert not figures["rows_equal"] and figures["rows_in_messages"] == [299, 300]
+    assert figures["ratio_medians"]["dlt-default / smsetl"] == 10.0
+    printed = bench.report({**figures, "config": {k: 0 for k in ("messages", "campaigns", "seed", "as_of", "workers",
+                                                                   "dlt_workers", "repeat")},
+                            "machine": {k: "?" for k in ("cores", "machine", "python", "prefect", "duckdb")},
+                            "dlt_version": "1", "dlt_python": "python"})
+    assert "DIFFER across tools: [299, 300]" in printed
+    assert "smsetl speed-up over dlt-default: median 10.00 x; per repeat 10.00  (target >= 20: NOT met)" in printed
+    assert "smsetl speed-up over dlt-tuned: median 4.00 x; per repeat 4.00  (target >= 3: met)" in printed
