@@ -30,6 +30,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.settings import current
 from storage import raw
 from transforms.pii import PII_MODES, PII_STRENGTH, PiiPolicy
 
@@ -46,8 +47,9 @@ class PiiError(ValueError):
 
 
 def mode_from_env() -> tuple[str, bool]:
-    """(`SMS_PII`'s mode, whether it was set): the CLI's `--pii` sets `SMS_PII`, so a flag counts as set."""
-    value = os.environ.get("SMS_PII", "").strip().lower()
+    """(`SMS_PII`'s mode, whether it was set); the CLI's `--pii` is over `SMS_PII` in the settings, so a flag
+    counts as set."""
+    value = current().pii.strip().lower()
     if not value:
         return DEFAULT_MODE, False
     if value not in PII_MODES:
@@ -57,9 +59,10 @@ def mode_from_env() -> tuple[str, bool]:
 
 def key_file() -> Path:
     """Where the hashing key lives when `SMS_PII_KEY` is not set."""
-    if explicit := os.environ.get("SMS_PII_KEY_FILE"):
+    settings = current()
+    if explicit := settings.pii_key_file:
         return Path(explicit).expanduser()
-    config = os.environ.get("XDG_CONFIG_HOME", "")
+    config = settings.xdg_config_home
     base = Path(config) if config and Path(config).is_absolute() else Path.home() / ".config"  # as XDG says
     return base / "smsetl" / "pii-key"
 
@@ -67,7 +70,7 @@ def key_file() -> Path:
 def load_key(create: bool) -> bytes | None:
     """The hashing key: `SMS_PII_KEY`, else the key file's text; with `create`, a missing file is made first
     (0600, in a 0700 folder). None when there is no key and `create` is false."""
-    if text := os.environ.get("SMS_PII_KEY", "").strip():
+    if text := current().pii_key.get_secret_value().strip():
         if len(text) < MIN_KEY_CHARS:
             raise PiiError(f"SMS_PII_KEY is shorter than {MIN_KEY_CHARS} characters: use a long random value "
                            f"(python -c 'import secrets; print(secrets.token_hex(32))')")

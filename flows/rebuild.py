@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flows import privacy, steps
+from flows.settings import current
 from flows.sync import stage_run_rows, sync_lock
 from storage import raw, warehouse
 from storage.lake import Lake, remove_tree
@@ -74,7 +75,7 @@ def rebuild(data_dir: Path) -> int:
             os.replace(data_dir / "lake", old)
         os.replace(new_root, data_dir / "lake")
         remove_tree(old)
-        warehouse.build(Lake(data_dir / "lake"), data_dir)
+        warehouse.build(Lake(data_dir / "lake", memory_limit=current().duckdb_memory), data_dir)
         if converting_from:
             privacy.finish_conversion(data_dir, pii)
         return len(runs)
@@ -89,4 +90,4 @@ class _Replay(steps.RunContext):
 
     @property
     def lake(self) -> Lake:
-        return Lake(self._lake_root)
+        return Lake(self._lake_root, memory_limit=current().duckdb_memory)

@@ -44,7 +44,6 @@ import os
 import queue
 import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -52,11 +51,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import transforms
+from flows.progress import Progress
+from flows.settings import current
 from smsapi import SmsApi
+from smsapi.client import LINK_STATS_IDS_PER_CALL
 from smsapi.windows import WIRE_FORMAT
 from storage import raw
+from storage.crashpoints import crashpoint
 from storage.lake import Lake, StagingWriter
 from storage.views import apply_views
+from transforms.schema import RUN_SUCCEEDED
 
 log = logging.getLogger("smsetl.sync")
 
@@ -86,6 +90,8 @@ class RunContext:
     merge_started: bool = False  # from then on the lake may hold part of this run until a merge completes
     # The recipients' privacy mode and key (flows.privacy); required to extract messages, never logged.
     pii: transforms.PiiPolicy | None = field(default=None, repr=False)
+    # What the run has read and how long its phases took (flows.progress); displays observe it.
+    progress: Progress = field(default_factory=Progress, repr=False, compare=False)
 
     @property
     def raw_root(self) -> Path:
@@ -97,7 +103,7 @@ class RunContext:
 
     @property
     def lake(self) -> Lake:
-        return Lake(self.data_dir / "lake")
+        return Lake(self.data_dir / "lake", memory_limit=current().duckdb_memory)
 
     @property
     def observed_at(self) -> str:
@@ -153,29 +159,11 @@ def wire_minus(wire_ts: str, delta: timedelta) -> str:
     return (datetime.strptime(wire_ts, WIRE_FORMAT) - delta).strftime(WIRE_FORMAT)
 
 
-class Progress:
-    """Items read so far per entity, logged at most every `every` seconds: long extractions show progress."""
-
-    def __init__(self, every: float = 10.0):
-        self.counts: Counter = Counter()
-        self.every = every
-        self._lock = threading.Lock()
-        self._last = time.monotonic()
-
-    def add(self, entity: str, items: int) -> None:
-        with self._lock:
-            self.counts[entity] += items
-            if time.monotonic() - self._last >= self.every:
-                self._last = time.monotonic()
-                log.info("read so far: %s", ", ".join(f"{n:,} {e}" for e, n in sorted(self.counts.items())))
-
-
 class Stager:
-    """The staging writers of one run (one per table) and its progress, shared by every step of the run."""
+    """The staging writers of one run (one per table), shared by every step of the run."""
 
     def __init__(self, staging_dir: Path):
         self.staging_dir = staging_dir
-        self.progress = Progress()
         self._writers: dict[str, StagingWriter] = {}
 
     def writer(self, table: str) -> StagingWriter:
@@ -199,7 +187,8 @@ def ingest(entity: str, record: dict, tz: str, stager: Stager, result: StepResul
     """Stage the typed rows of one raw record. The only place where payloads become rows."""
     data, observed_at, params = record["data"], record["observed_at"], record["params"]
     if entity == "campaigns":  # Campaign/List: settled (DONE) campaigns only; others come from GetInfo
-        done = [c for c in data if c.get("sendStatus") == "DONE" and isinstance(c.get("counters"), dict)]
+        done = [c for c in data if not isinstance(c, dict)  # not an object: the transform counts it
+                or c.get("sendStatus") == "DONE" and isinstance(c.get("counters"), dict)]
         _stage(stager, "campaigns", transforms.campaigns(done, tz, observed_at), result)
         _stage(stager, "campaign_counters", transforms.campaign_counters(done, observed_at), result)
     elif entity == "campaigns_by_id":  # Campaign/List by criteria[ids]: the counters of any campaign, settled or not
@@ -224,6 +213,12 @@ def ingest(entity: str, record: dict, tz: str, stager: Stager, result: StepResul
         raise ValueError(f"unknown raw entity {entity!r}")
 
 
+# Progress rows (flows.progress): one per API method, so that each row's calls are the client's count of it.
+PROGRESS_ROWS = {"Campaign/List": "campaigns", "Campaign/GetInfo": "campaign_info", "Message/List": "messages",
+                 "Message/GetSMSStatus": "message_statuses", "Link/GetLinks": "campaign_links", "Link/List": "links",
+                 "Link/GetStats": "link_stats"}
+
+
 class Extractor:
     """Runs API calls for one entity: the calling thread fetches, a writer thread stores and normalizes.
 
@@ -240,6 +235,7 @@ class Extractor:
 
     def __init__(self, run: RunContext, stager: Stager, entity: str, method: str):
         self.run, self.stager, self.entity, self.method = run, stager, entity, method
+        self.row = PROGRESS_ROWS.get(method, entity)
         self.result = StepResult()
         self._pending: list = []
         self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUE_PAGES)
@@ -251,6 +247,7 @@ class Extractor:
         self._raw = raw.RawWriter(self.run.raw_root, self.entity, self.run.run_id)
         self._writer = threading.Thread(target=self._write_pages, name=f"write-{self.entity}", daemon=True)
         self._writer.start()
+        self.run.progress.track(self.row, self.method)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -264,6 +261,7 @@ class Extractor:
         """Hand one API payload to the writer thread (blocks while the queue is full)."""
         if self._error is not None:
             raise self._error
+        self.run.progress.read(self.row, len(data) if isinstance(data, list) else 1, getattr(data, "total", None))
         self._queue.put((params, data))
 
     def _write_pages(self) -> None:
@@ -283,13 +281,14 @@ class Extractor:
         if self.entity == "messages":  # before raw: in hash or drop mode no clear number is stored anywhere
             data = self.run.pii.protect_messages(data)
         self._raw.write(self.method, params, self.run.observed_at, data)
-        self.stager.progress.add(self.entity, len(data) if isinstance(data, list) else 1)
+        crashpoint(f"extract.page:{self.entity}")
         if self.entity not in self.BATCHED:
             self._ingest(params, data)
             return
         if self.entity == "messages":
             for item in data:  # raw has it; rows take campaigns from GetInfo, and the copy is the bulk of a page
-                item.pop("campaign", None)
+                if isinstance(item, dict):
+                    item.pop("campaign", None)
         if self.entity in ("messages", "message_statuses"):
             self.result.see("statusUpdateTs", (item.get("statusUpdateTs") for item in data or []
                                                if isinstance(item, dict)))
@@ -411,8 +410,8 @@ def reconcile(con) -> dict[int, dict]:
 
 def last_mismatches(con) -> dict[int, dict]:
     """The mismatches the last successful run reported (they say which ones it already tried to repair)."""
-    row = con.execute("select summary from sync_runs where outcome = 'success' order by run_id desc limit 1"
-                      ).fetchone()
+    row = con.execute("select summary from sync_runs where outcome = ? order by run_id desc limit 1",
+                      [RUN_SUCCEEDED]).fetchone()
     if row is None or not row[0]:
         return {}
     return {int(k): v for k, v in json.loads(row[0]).get("reconciliation_mismatches", {}).items()}
@@ -504,6 +503,8 @@ def extract_campaign_info(api: SmsApi, run: RunContext, stager: Stager, campaign
             listed.result.see("counters", _campaign_times(page))
             counted.update(_id_of(c) for c in page if isinstance(c, dict) and isinstance(c.get("counters"), dict))
     with Extractor(run, stager, "campaign_info", "Campaign/GetInfo") as ex:
+        if uncounted := len(set(ids) - counted):
+            run.progress.expect(ex.row, uncounted)
         for cid in ids:
             if cid not in counted:
                 info = api.get_campaign_info(cid)
@@ -534,6 +535,7 @@ def extract_messages(api: SmsApi, run: RunContext, stager: Stager, campaign_ids:
 
 def extract_statuses(api: SmsApi, run: RunContext, stager: Stager, message_ids: list[int]) -> StepResult:
     with Extractor(run, stager, "message_statuses", "Message/GetSMSStatus") as ex:
+        run.progress.expect(ex.row, len(message_ids))  # one status per id asked
         for start in range(0, len(message_ids), 100):
             chunk = message_ids[start:start + 100]
             for items in api.get_sms_status(chunk):
@@ -544,6 +546,7 @@ def extract_statuses(api: SmsApi, run: RunContext, stager: Stager, message_ids: 
 def extract_links(api: SmsApi, run: RunContext, stager: Stager, campaign_ids: Iterable[int]) -> StepResult:
     """GetLinks per campaign; `result.ids["links"]` maps link_id -> click count now."""
     with Extractor(run, stager, "links", "Link/GetLinks") as ex:
+        run.progress.track(ex.row, "Campaign/GetLinks")  # the client's fallback where Link/GetLinks is missing
         for cid in campaign_ids:
             items = api.get_campaign_links(cid) or []
             ex.take({"campaignId": cid}, items)
@@ -574,6 +577,7 @@ def extract_link_stats(api: SmsApi, run: RunContext, stager: Stager, link_ids: l
     """Link/GetStats (5 ids a call) per period type, each for the gateway's own last maximum interval (no dates
     sent: its clock and zone decide). Raw keeps the ids sent: the grid names links only by position."""
     with Extractor(run, stager, "link_stats", "Link/GetStats") as ex:
+        run.progress.expect(ex.row, -(-len(link_ids) // LINK_STATS_IDS_PER_CALL) * len(STATS_TYPES))  # grids
         for period_type in STATS_TYPES:
             for ids, data in api.get_link_stats(link_ids, period_type):
                 ex.take({"type": period_type, "ids": ids}, data)

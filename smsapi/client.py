@@ -39,7 +39,7 @@ from .errors import (
     error_for,
     short_json,
 )
-from .paginate import PAGE_SIZE, PageNumberPaginator
+from .paginate import PAGE_SIZE, Page, PageNumberPaginator
 from .ratelimit import RateLimiter
 from .redaction import REDACTED, install_log_redaction, redact, register_secret
 from .windows import format_ts, get_zone, split_windows, to_local
@@ -204,6 +204,9 @@ def _never_connected(exc: BaseException) -> bool:
     return False
 
 
+SHRINK_REREADS = 2  # re-reads of a listing that shrank while paged, before it is reported as unsettled
+
+
 def _chunks(values: Iterable[Any], size: int) -> Iterator[list]:
     chunk: list = []
     for value in values:
@@ -215,22 +218,25 @@ def _chunks(values: Iterable[Any], size: int) -> Iterator[list]:
         yield chunk
 
 
-def _drop_repeats(items: list, newest_id: int) -> tuple[list, int, int]:
-    """Items of an id-ascending page whose id is above ``newest_id``: (kept, dropped, new newest id).
-    Items without an integer id are kept (the transforms flag them)."""
-    kept, dropped = [], 0
+def _drop_repeats(items: list, recent: set[int]) -> tuple[list, int, set[int]]:
+    """Items whose id is not in ``recent`` (the ids of the page before) nor earlier on this page: (kept,
+    dropped, this page's ids). A repeat comes from the page before, pushed over the boundary by items that
+    joined behind the cursor; an id not seen is kept whatever its order (a gateway that sorts loosely, or an
+    id beyond the others' range, must not cost rows), and so is an item without an integer id (the
+    transforms count it)."""
+    kept, dropped, ids = [], 0, set()
     for item in items:
         try:
             item_id = int(str(item.get("id")))
         except (AttributeError, ValueError):
             kept.append(item)
             continue
-        if item_id <= newest_id:
+        if item_id in recent or item_id in ids:
             dropped += 1
             continue
-        newest_id = item_id
+        ids.add(item_id)
         kept.append(item)
-    return kept, dropped, newest_id
+    return kept, dropped, ids
 
 
 def _normalise_base(url: str) -> str:
@@ -577,38 +583,48 @@ class SmsApi:
     # -- paging helpers -----------------------------------------------------------------------------------
     def paginate(self, module: str, method: str, params: Mapping[str, Any] | None = None,
                  page_size: int = PAGE_SIZE) -> Iterator[list[dict]]:
-        """Yield the non-empty pages of a List method until an empty page or ``totalItemCount`` is reached.
+        """Yield the non-empty pages (``Page``: a list; the first one's ``total`` is the listing's
+        ``totalItemCount``) of a List method until an empty page or ``totalItemCount`` is reached.
 
         Pages are read in a stable order, ``sort[id]=ASC`` (unless the caller sorts otherwise), so items that join
         the set while it is paged land after the cursor or repeat at a page boundary, never skip one. A repeat
-        (an id not above the largest seen) is dropped. If ``totalItemCount`` falls while paging (items left the
-        set, shifting later ones onto pages already read), the listing is read once more from the start; the
-        keyed merge downstream absorbs what that repeats. Both are counted in ``stats`` (``repeated_items``,
-        ``lists_shrunk``), never silent."""
+        (an id on the page before, or twice on one page) is dropped. If any page's ``totalItemCount`` is below
+        the first page's (items left the set, shifting later ones onto pages already read; a dip on one page is
+        enough), the listing is read again from the start, up to ``SHRINK_REREADS`` times, until a read sees no
+        dip; the keyed merge downstream absorbs what that repeats. Both are counted in ``stats`` (``repeated_items``,
+        ``lists_shrunk``), never silent, and a listing still shrinking after the last re-read is logged."""
         params = dict(params or {})
         by_id = "sort" not in params
         params.setdefault("sort", {"id": "ASC"})
         repeated = 0
         shrunk = False
-        for attempt in range(2):
+        for attempt in range(1 + SHRINK_REREADS):
             pager = PageNumberPaginator(page_size)
-            first_total = None
-            newest_id = -1
+            first_total = lowest_total = None
+            recent: set[int] = set()
+            announce = attempt == 0  # the listing's total, once: a re-read is not more work to show
             while pager.has_next_page:
                 data = self.call(module, method, {**params, "pagination": pager.request_params()})
                 pager.update_state(data)
                 first_total = pager.total if first_total is None else first_total
+                if pager.total is not None:
+                    lowest_total = pager.total if lowest_total is None else min(lowest_total, pager.total)
                 items = pager.items_of(data)
                 if by_id and attempt == 0:
-                    items, dropped, newest_id = _drop_repeats(items, newest_id)
+                    items, dropped, recent = _drop_repeats(items, recent)
                     repeated += dropped
                 if items:
-                    yield items
-            if attempt or first_total is None or pager.total is None or pager.total >= first_total:
+                    yield Page(items, total=pager.total if announce else None)
+                announce = False
+            if first_total is None or lowest_total is None or lowest_total >= first_total:
                 break
             shrunk = True
+            if attempt == SHRINK_REREADS:
+                log.warning("%s/%s: the list still shrank (from %d to %d items) on its last re-read: items may be "
+                            "missing until the next sync reads it again", module, method, first_total, lowest_total)
+                break
             log.warning("%s/%s: the list shrank from %d to %d items while it was paged; reading it again",
-                        module, method, first_total, pager.total)
+                        module, method, first_total, lowest_total)
         self.stats.add_paging(repeated, shrunk)
 
     def _ts(self, value: datetime | date | str) -> str:

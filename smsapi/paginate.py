@@ -3,9 +3,19 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["PAGE_SIZE", "PageNumberPaginator"]
+__all__ = ["PAGE_SIZE", "Page", "PageNumberPaginator"]
 
 PAGE_SIZE = 100  # the largest page the API takes (25, 50 or 100)
+
+
+class Page(list):
+    """One page's items, a plain list to every caller; ``total`` is the listing's ``totalItemCount`` on the
+    listing's first page (None on later pages, or when the gateway sent none), so a caller can show progress
+    against it without the client knowing how."""
+
+    def __init__(self, items=(), total: int | None = None):
+        super().__init__(items)
+        self.total = total
 
 
 class PageNumberPaginator:

@@ -1,9 +1,10 @@
 """The `smsetl` command: demo, sync, rebuild, build, metrics, report, sandbox.
 
 Settings come from the environment (`SMS_API_URL`, `SMS_API_KEY`, `SMS_TIMEZONE`, `SMS_RATE_LIMIT`,
-`SMS_DATA_DIR`, `SMS_PII`); flags override them. The key is read from the environment inside the flow and never
-passed as a flow parameter, so a `--api-key` flag is not offered: export SMS_API_KEY instead. Nor is a flag
-offered for the recipients' hashing key (`SMS_PII_KEY` or its key file, `flows.privacy`).
+`SMS_DATA_DIR`, `SMS_PII`, ...: `flows.settings`); flags are laid over them in one `Settings` object that the
+command runs with (`flows.settings.activated`), never written into `os.environ`. The key is never a flow
+parameter, so a `--api-key` flag is not offered: export SMS_API_KEY instead. Nor is a flag offered for the
+recipients' hashing key (`SMS_PII_KEY` or its key file, `flows.privacy`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,15 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+# The flags that are settings too (`flows.settings.Settings` fields of the same names), over the environment's.
+SETTING_FLAGS = ("api_url", "timezone", "rate_limit", "pii", "data_dir")
+
 
 def data_dir_from(args: argparse.Namespace) -> Path:
-    return Path(args.data_dir or os.environ.get("SMS_DATA_DIR") or "data")
+    """The data directory the command runs on: `--data-dir`, else `SMS_DATA_DIR`, else ./data."""
+    from flows.settings import current
+
+    return current().data_dir
 
 
 def _date(text: str) -> datetime:
@@ -44,29 +51,24 @@ def _add_pii_flag(parser: argparse.ArgumentParser, note: str = "") -> None:
                              f"default: $SMS_PII or hash{note}")
 
 
-def _apply_connection_flags(args: argparse.Namespace) -> None:
-    for flag, variable in (("api_url", "SMS_API_URL"), ("timezone", "SMS_TIMEZONE"), ("rate_limit", "SMS_RATE_LIMIT"),
-                           ("pii", "SMS_PII")):
-        if getattr(args, flag, None):
-            os.environ[variable] = getattr(args, flag)
-
-
 def cmd_sync(args: argparse.Namespace) -> int:
     from flows import privacy
+    from flows.settings import current
     from flows.sync import format_summary, sync
     from smsapi import SmsApi
+    from smsetl.progress import progress_display
 
     if args.since and args.until and args.since >= args.until:  # else the flow fails late, in a task
         print(f"smsetl sync: --since {args.since:%Y-%m-%d} is not before --until {args.until:%Y-%m-%d}:"
               " swap them, or drop one", file=sys.stderr)
         return 2
-    _apply_connection_flags(args)
     # A bad SMS_PII, or a mode the data directory does not hold, fails here, before the API or Prefect.
     privacy.check_sync(data_dir_from(args))
     # A missing key, URL or zone, a bad key or a wrong domain fails here, before Prefect starts.
-    with SmsApi.from_env() as api:
+    with SmsApi.from_env(current().client_env()) as api:
         api.get_balance()
-    summary = sync(str(data_dir_from(args)), since=args.since, until=args.until)
+    with progress_display():  # live on a terminal, else the flow's plain log lines
+        summary = sync(str(data_dir_from(args)), since=args.since, until=args.until)
     print(format_summary(summary))
     return 0
 
@@ -75,7 +77,6 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from flows import privacy
     from flows.rebuild import rebuild
 
-    _apply_connection_flags(args)
     privacy.mode_from_env()  # a bad SMS_PII fails at once
     data_dir = data_dir_from(args)
     before = privacy.held(data_dir)
@@ -88,13 +89,14 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from flows.settings import current
     from storage import warehouse
     from storage.lake import Lake
 
     data_dir = data_dir_from(args)
     if not (data_dir / "lake").exists():
         raise FileNotFoundError(f"no lake in {data_dir}: run `smsetl sync` first")
-    path = warehouse.build(Lake(data_dir / "lake"), data_dir)
+    path = warehouse.build(Lake(data_dir / "lake", memory_limit=current().duckdb_memory), data_dir)
     print(f"warehouse rebuilt with the views of sql/: {path}")
     return 0
 
@@ -103,7 +105,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from flows import privacy
     from smsetl.demo import demo
 
-    _apply_connection_flags(args)
     privacy.mode_from_env()  # a bad SMS_PII fails at once, before the sandbox starts
     return demo(data_dir_from(args), campaigns=args.campaigns, messages=args.messages, seed=args.seed)
 
@@ -165,8 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("smsetl").setLevel(logging.INFO)  # progress of long work; libraries stay quiet
+    from flows import settings
+
     try:
-        return args.func(args)
+        flags = {name: getattr(args, name, None) for name in SETTING_FLAGS}
+        with settings.activated(settings.load().with_flags(**flags)):
+            return args.func(args)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # user-facing errors: the message names cause and fix; no traceback
@@ -174,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         from flows.sync import SyncBusyError
         from smsapi import SmsApiError
 
-        if isinstance(exc, SmsApiError | SyncBusyError | PiiError | FileNotFoundError | FileExistsError):
+        if isinstance(exc, SmsApiError | SyncBusyError | PiiError | settings.SettingsError | FileNotFoundError
+                      | FileExistsError):
             print(f"smsetl {args.command}: {exc}", file=sys.stderr)
             return 2
         raise

@@ -7,7 +7,6 @@ then prints the per-campaign metrics and the path of the HTML report the syncs w
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -42,25 +41,31 @@ def _fresh(data_dir: Path) -> None:
 
 
 def demo(data_dir: Path, campaigns: int = 40, messages: int = 20_000, seed: int = 1) -> int:
+    from flows.settings import activated, current
     from flows.sync import format_summary, sync
     from reports.html import REPORT_FILE
     from reports.metrics import render_rows
     from sandbox import SANDBOX_API_KEY
+    from smsetl.progress import progress_display
     from storage import warehouse
 
     _fresh(data_dir)
     now = datetime.now(ZoneInfo(TIMEZONE)).replace(microsecond=0, tzinfo=None)
     print(f"starting the sandbox gateway: {campaigns} campaigns, {messages} messages, seed {seed}")
     with SandboxProcess(seed, campaigns, messages, now, TIMEZONE, startup_timeout=120) as sandbox:
-        os.environ.update(SMS_API_URL=sandbox.url, SMS_API_KEY=SANDBOX_API_KEY, SMS_TIMEZONE=TIMEZONE,
-                          SMS_RATE_LIMIT=os.environ.get("SMS_RATE_LIMIT", "none"))
+        # The sandbox's address and key for these syncs only; a rate limit that was set still caps them.
+        gateway = current().with_flags(api_url=sandbox.url, api_key=SANDBOX_API_KEY, timezone=TIMEZONE,
+                                       rate_limit=current().rate_limit or "none")
         print(f"sandbox at {sandbox.url}, clock {sandbox.clock():%Y-%m-%d %H:%M} ({TIMEZONE}); data in {data_dir}")
-        first = sync(str(data_dir))
-        print(format_summary(first))
-        later = sandbox.clock(advance=ADVANCE)
-        print(f"\nadvanced the sandbox clock {ADVANCE.days} days to {later:%Y-%m-%d %H:%M}: late reports arrive")
-        second = sync(str(data_dir))
-        print(format_summary(second))
+        with activated(gateway):
+            with progress_display():
+                first = sync(str(data_dir))
+            print(format_summary(first))
+            later = sandbox.clock(advance=ADVANCE)
+            print(f"\nadvanced the sandbox clock {ADVANCE.days} days to {later:%Y-%m-%d %H:%M}: late reports arrive")
+            with progress_display():
+                second = sync(str(data_dir))
+            print(format_summary(second))
     con = warehouse.connect(data_dir)
     try:
         cursor = con.execute(f"select {', '.join(DEMO_COLUMNS)} from campaign_metrics order by campaign_id")

@@ -33,8 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def warehouse_path(data_dir: str | os.PathLike | None = None) -> Path:
-    """`<data dir>/warehouse.duckdb`; the data dir defaults to $SMS_DATA_DIR, then ./data."""
-    base = data_dir if data_dir is not None else os.environ.get("SMS_DATA_DIR") or "data"
+    """`<data dir>/warehouse.duckdb`; the data dir defaults to the settings' ($SMS_DATA_DIR, then ./data)."""
+    from flows.settings import current
+
+    base = data_dir if data_dir is not None else current().data_dir
     return Path(base) / "warehouse.duckdb"
 
 

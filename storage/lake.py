@@ -22,7 +22,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from storage.schema import duckdb_type
+from storage.crashpoints import crashpoint
+from storage.schema import ENUM_DDL, duckdb_type
 from transforms import ARROW_SCHEMAS
 from transforms.schema import TABLES as SCHEMA
 
@@ -117,7 +118,9 @@ class StagingWriter:
         path = self.directory / f"part-{os.getpid()}-{next(_part_counter):06d}.parquet"
         tmp = path.with_name(path.name + ".tmp")
         pq.write_table(data, tmp, compression="zstd")
+        crashpoint(f"staging.before_rename:{self.table}")
         os.replace(tmp, path)
+        crashpoint(f"staging.after_part:{self.table}")
 
 
 @dataclass
@@ -152,18 +155,19 @@ def _relation_sql(files: list[str], table: str) -> str:
 
 # DuckDB takes 80% of the machine by default; a merge that grows with the account would follow. Capped, it
 # spills to a temp folder beside the lake instead, so a sync's memory stays flat as the account grows.
-DUCKDB_MEMORY = os.environ.get("SMSETL_DUCKDB_MEMORY", "512MB")
-
-
-def duckdb_config(root: Path) -> dict:
-    return {"memory_limit": DUCKDB_MEMORY, "temp_directory": str(root.parent / ".duckdb-tmp")}
+# (`SMSETL_DUCKDB_MEMORY` in the flows' settings.)
+DEFAULT_DUCKDB_MEMORY = "512MB"
 
 
 class Lake:
-    """The lake under `<data>/lake`, one folder per table."""
+    """The lake under `<data>/lake`, one folder per table; DuckDB works on it within `memory_limit`."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, memory_limit: str = DEFAULT_DUCKDB_MEMORY):
         self.root = root
+        self.memory_limit = memory_limit
+
+    def duckdb_config(self) -> dict:
+        return {"memory_limit": self.memory_limit, "temp_directory": str(self.root.parent / ".duckdb-tmp")}
 
     def files(self, table: str) -> list[str]:
         return _parts(self.root / table)
@@ -173,8 +177,9 @@ class Lake:
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB with one view per lake table (empty tables included)."""
-        con = duckdb.connect(config=duckdb_config(self.root))
+        con = duckdb.connect(config=self.duckdb_config())
         con.execute("set timezone = 'UTC'")
+        con.execute(ENUM_DDL)  # the views in sql/ test statuses against the warehouse's ENUM
         for table in TABLES:
             con.execute(f"create or replace view {table} as {self.relation_sql(table)}")
         return con
@@ -201,6 +206,7 @@ class Lake:
                 if staged:
                     counts[table] = self._upsert(con, table, staged)
                     con.execute(f"create or replace view {table} as {self.relation_sql(table)}")
+                    crashpoint(f"merge.after_table:{table}")
         finally:
             con.close()
         return counts
@@ -303,6 +309,7 @@ class Lake:
             copy (select {columns} from ({spec.dedupe_sql(both)}) order by {', '.join(spec.key)})
             to {sql_literal(tmp)} (format parquet, compression zstd)
         """)
+        crashpoint(f"lake.before_rename:{table}")
         os.replace(tmp, target)
 
 

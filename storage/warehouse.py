@@ -16,7 +16,8 @@ from pathlib import Path
 import duckdb
 
 from storage import schema
-from storage.lake import TABLES, Lake, duckdb_config, sql_list
+from storage.crashpoints import crashpoint
+from storage.lake import TABLES, Lake, sql_list
 from storage.views import apply_views
 
 WAREHOUSE_FILE = "warehouse.duckdb"
@@ -28,7 +29,7 @@ def build(lake: Lake, data_dir: Path) -> Path:
     building = data_dir / (WAREHOUSE_FILE + ".building")
     for leftover in (building, Path(str(building) + ".wal")):
         leftover.unlink(missing_ok=True)
-    con = duckdb.connect(str(building), config=duckdb_config(lake.root))
+    con = duckdb.connect(str(building), config=lake.duckdb_config())
     try:
         con.execute("set timezone = 'UTC'")
         schema.create_tables(con)
@@ -41,7 +42,9 @@ def build(lake: Lake, data_dir: Path) -> Path:
         con.execute("checkpoint")
     finally:
         con.close()
+    crashpoint("warehouse.before_replace")
     os.replace(building, target)
+    crashpoint("warehouse.after_replace")
     return target
 
 

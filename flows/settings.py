@@ -1,0 +1,82 @@
+"""The pipeline's settings: one typed object, read from the environment, with the CLI's flags over it.
+
+Flows and their helpers read `current()`: the settings the CLI activated for this process (its flags over the
+environment), else the environment as it is now, so nothing is read at import time and a flag never has to be
+written into `os.environ`. A Prefect worker running a deployment has no CLI: it gets the environment's.
+Secrets are `SecretStr`: their repr, and anything that logs a `Settings`, shows `**********`.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """A setting has a value it cannot have; the message names the variable and what to use."""
+
+
+class Settings(BaseSettings):
+    """Every variable the pipeline reads, by its environment name (see the README's configuration table)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    api_url: str = Field("", alias="SMS_API_URL")
+    api_key: SecretStr = Field(SecretStr(""), alias="SMS_API_KEY")
+    timezone: str = Field("", alias="SMS_TIMEZONE")  # blank: the client's default zone
+    rate_limit: str = Field("", alias="SMS_RATE_LIMIT")  # blank: auto
+    data_dir: Path = Field(Path("data"), alias="SMS_DATA_DIR")
+    pii: str = Field("", alias="SMS_PII")  # blank: not chosen, the default mode (flows.privacy)
+    pii_key: SecretStr = Field(SecretStr(""), alias="SMS_PII_KEY")
+    pii_key_file: str = Field("", alias="SMS_PII_KEY_FILE")
+    xdg_config_home: str = Field("", alias="XDG_CONFIG_HOME")  # where the PII key file goes by default
+    workers: int = Field(4, alias="SMSETL_WORKERS", ge=1, le=64)
+    duckdb_memory: str = Field("512MB", alias="SMSETL_DUCKDB_MEMORY")
+
+    def client_env(self) -> dict[str, str]:
+        """The variables `SmsApi.from_env` reads (the client does not depend on this module), as strings."""
+        return {"SMS_API_URL": self.api_url, "SMS_API_KEY": self.api_key.get_secret_value(),
+                "SMS_TIMEZONE": self.timezone, "SMS_RATE_LIMIT": self.rate_limit}
+
+    def with_flags(self, **flags) -> Settings:
+        """These settings with the flags that were given (None: not given) over them, validated again."""
+        given = {name: value for name, value in flags.items() if value not in (None, "")}
+        return load(**{**self.model_dump(), **given}) if given else self
+
+
+def load(**values) -> Settings:
+    """Settings from the environment, `values` (by field name) over it; a bad value raises SettingsError."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0])  # the variable's name (the alias), or the field's when given by name
+            field = Settings.model_fields.get(name) or next(
+                (f for f in Settings.model_fields.values() if f.alias == name), None)
+            variable = field.alias if field is not None and field.alias else name
+            shown = "<hidden>" if field is not None and field.annotation is SecretStr else repr(error.get("input"))
+            problems.append(f"{variable}={shown}: {error['msg']}")
+        raise SettingsError("; ".join(problems) + " (see the README's configuration table)") from None
+
+
+_active: Settings | None = None
+
+
+def current() -> Settings:
+    """The settings this process runs with: the activated ones, else the environment's, read now."""
+    return _active if _active is not None else load()
+
+
+@contextmanager
+def activated(settings: Settings):
+    """Run with `settings` as `current()` (the CLI's flags over the environment), then restore the previous."""
+    global _active
+    previous, _active = _active, settings
+    try:
+        yield settings
+    finally:
+        _active = previous
