@@ -41,9 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -59,7 +57,8 @@ from smsapi.windows import WIRE_FORMAT
 from storage import raw
 from storage.crashpoints import crashpoint
 from storage.lake import Lake, StagingWriter
-from storage.views import apply_views
+from storage.planning import inconsistent_campaigns, lake_state, last_summary, non_final_messages
+from storage.writer_thread import WriterThread
 from transforms.schema import RUN_SUCCEEDED
 
 log = logging.getLogger("smsetl.sync")
@@ -220,62 +219,44 @@ PROGRESS_ROWS = {"Campaign/List": "campaigns", "Campaign/GetInfo": "campaign_inf
 
 
 class Extractor:
-    """Runs API calls for one entity: the calling thread fetches, a writer thread stores and normalizes.
+    """Runs API calls for one entity: the calling thread fetches, a writer thread (`storage.writer_thread`)
+    stores and normalizes.
 
-    Each page goes through a bounded queue to the writer, which appends it to raw at once and stages its rows
-    through `ingest`; so fetching the next page overlaps writing this one, and memory holds at most
-    `QUEUE_PAGES` pages plus one batch. Pages of list payloads are normalized in batches of `BATCH_ITEMS`:
-    a transform's fixed cost per call is far larger than its cost per item, so page-by-page normalizing would
-    make the pipeline, not the API, the bottleneck."""
+    Each page goes to the writer, which appends it to raw at once and stages its rows through `ingest`; so
+    fetching the next page overlaps writing this one, and memory holds at most `QUEUE_PAGES` pages plus one
+    batch. Pages of list payloads are normalized in batches of `BATCH_ITEMS`: a transform's fixed cost per
+    call is far larger than its cost per item, so page-by-page normalizing would make the pipeline, not the
+    API, the bottleneck."""
 
     QUEUE_PAGES = 8
     BATCH_ITEMS = 10_000
     BATCHED = frozenset({"campaigns", "messages", "message_statuses"})  # list payloads whose params don't matter
-    _DONE = object()
 
     def __init__(self, run: RunContext, stager: Stager, entity: str, method: str):
         self.run, self.stager, self.entity, self.method = run, stager, entity, method
         self.row = PROGRESS_ROWS.get(method, entity)
         self.result = StepResult()
         self._pending: list = []
-        self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUE_PAGES)
-        self._error: BaseException | None = None
 
     def __enter__(self) -> Extractor:
         if self.entity == "messages" and self.run.pii is None:
             raise RuntimeError("the run has no PII mode: recipients' numbers are not stored without one")
         self._raw = raw.RawWriter(self.run.raw_root, self.entity, self.run.run_id)
-        self._writer = threading.Thread(target=self._write_pages, name=f"write-{self.entity}", daemon=True)
-        self._writer.start()
+        self._writer = WriterThread(lambda page: self._write(*page), self._flush, maxsize=self.QUEUE_PAGES,
+                                    name=f"write-{self.entity}").__enter__()
         self.run.progress.track(self.row, self.method)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self._queue.put(self._DONE)
-        self._writer.join()
-        self._raw.close()
-        if exc is None and self._error is not None:
-            raise self._error
+        try:
+            self._writer.__exit__(exc_type, exc, tb)
+        finally:
+            self._raw.close()
 
     def take(self, params: dict, data) -> None:
-        """Hand one API payload to the writer thread (blocks while the queue is full)."""
-        if self._error is not None:
-            raise self._error
+        """Hand one API payload to the writer thread (blocks while it is `QUEUE_PAGES` behind)."""
         self.run.progress.read(self.row, len(data) if isinstance(data, list) else 1, getattr(data, "total", None))
-        self._queue.put((params, data))
-
-    def _write_pages(self) -> None:
-        while (page := self._queue.get()) is not self._DONE:
-            if self._error is None:  # after a failure, drain the queue so the fetching thread never blocks
-                try:
-                    self._write(*page)
-                except BaseException as exc:  # noqa: BLE001 -- re-raised in the fetching thread
-                    self._error = exc
-        if self._error is None:
-            try:
-                self._flush()
-            except BaseException as exc:  # noqa: BLE001
-                self._error = exc
+        self._writer.put((params, data))
 
     def _write(self, params: dict, data) -> None:
         if self.entity == "messages":  # before raw: in hash or drop mode no clear number is stored anywhere
@@ -346,32 +327,21 @@ def plan(run: RunContext, since: datetime | None, default_since: datetime) -> Pl
     the first run)."""
     con = run.lake.connect()
     try:
-        known = {r[0] for r in con.execute("select campaign_id from campaigns").fetchall()}
-        unsettled = [r[0] for r in con.execute(
-            "select campaign_id from campaigns where send_status is distinct from 'DONE' order by 1").fetchall()]
-        active = [r[0] for r in con.execute("""
-            select campaign_id from campaigns where send_status is distinct from 'DONE'
-            union select distinct campaign_id from messages where not is_final
-            order by 1""").fetchall()]
-        done_recheck = [r[0] for r in con.execute(
-            "select campaign_id from campaigns where send_status = 'DONE' and observed_at < $due order by 1",
-            {"due": run.as_of - DONE_RECHECK}).fetchall()]
-        watermarks = dict(con.execute("select name, value from sync_watermarks").fetchall())
-        newest_campaign = con.execute("select max(created_at) from campaigns").fetchone()[0]
+        state = lake_state(con, recheck_before=run.as_of - DONE_RECHECK)
         mismatches = reconcile(con)
         tried = last_mismatches(con)
         repair = repair_plan(con, mismatches, tried)
-        link_clicks = dict(con.execute("select link_id, click_count from links").fetchall())
     finally:
         con.close()
     if since is not None:
         campaigns_from = since
-    elif newest_campaign is not None:
-        campaigns_from = newest_campaign - CAMPAIGN_LOOKBACK
+    elif state.newest_campaign is not None:
+        campaigns_from = state.newest_campaign - CAMPAIGN_LOOKBACK
     else:
         campaigns_from = default_since
-    return Plan(known, unsettled, active, watermarks.get("status_cursor"), watermarks.get("gateway_time_seen"),
-                campaigns_from, repair, done_recheck, link_clicks, tried)
+    return Plan(state.known_campaigns, state.unsettled_campaigns, state.active_campaigns,
+                state.watermarks.get("status_cursor"), state.watermarks.get("gateway_time_seen"),
+                campaigns_from, repair, state.done_recheck, state.link_clicks, tried)
 
 
 STATUS_COLUMN_PREFIXES = ("new", "enqueud", "acceptd", "pdlivrd", "delivrd", "undeliv", "rejectd", "expired",
@@ -387,13 +357,8 @@ def reconcile(con) -> dict[int, dict]:
     some final status than the gateway counts (a stored final status is wrong): then only a full re-read can
     repair the campaign. `counters_lagging`: the counters predate the campaign's newest status change;
     `counters_frozen`: so do a DONE campaign's, which will not change again."""
-    apply_views(con)
-    cursor = con.execute("select r.*, c.send_status from reconciliation r left join campaigns c using (campaign_id)"
-                         " where r.has_gateway_counters and not r.is_consistent order by campaign_id")
-    names = [d[0] for d in cursor.description]
     mismatches = {}
-    for values in cursor.fetchall():
-        row = dict(zip(names, values))
+    for row in inconsistent_campaigns(con):
         mismatches[row["campaign_id"]] = {
             "warehouse_total": row["total_warehouse"], "gateway_total": row["total_gateway"],
             "messages_missing": row["total_difference"] != 0,
@@ -410,11 +375,8 @@ def reconcile(con) -> dict[int, dict]:
 
 def last_mismatches(con) -> dict[int, dict]:
     """The mismatches the last successful run reported (they say which ones it already tried to repair)."""
-    row = con.execute("select summary from sync_runs where outcome = ? order by run_id desc limit 1",
-                      [RUN_SUCCEEDED]).fetchone()
-    if row is None or not row[0]:
-        return {}
-    return {int(k): v for k, v in json.loads(row[0]).get("reconciliation_mismatches", {}).items()}
+    summary = last_summary(con, RUN_SUCCEEDED) or {}
+    return {int(k): v for k, v in summary.get("reconciliation_mismatches", {}).items()}
 
 
 def repair_plan(con, mismatches: dict[int, dict], tried: dict[int, dict]) -> Repair:
@@ -443,9 +405,7 @@ def repair_plan(con, mismatches: dict[int, dict], tried: dict[int, dict]) -> Rep
             m["action"] = "recheck"
             repair.recheck_campaigns.append(cid)
     if repair.recheck_campaigns:
-        repair.recheck_ids = [r[0] for r in con.execute(
-            "select message_id from messages where not is_final and list_contains($ids, campaign_id)"
-            " order by 1", {"ids": repair.recheck_campaigns}).fetchall()]
+        repair.recheck_ids = non_final_messages(con, repair.recheck_campaigns)
     return repair
 
 
