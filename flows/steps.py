@@ -53,6 +53,7 @@ from flows.progress import Progress
 from flows.settings import current
 from smsapi import SmsApi
 from smsapi.client import LINK_STATS_IDS_PER_CALL
+from smsapi.glossary import FINAL_STATUSES, MESSAGE_STATUSES, UNKNOWN_STATUS
 from smsapi.windows import WIRE_FORMAT
 from storage import raw
 from storage.crashpoints import crashpoint
@@ -344,9 +345,9 @@ def plan(run: RunContext, since: datetime | None, default_since: datetime) -> Pl
                 campaigns_from, repair, state.done_recheck, state.link_clicks, tried)
 
 
-STATUS_COLUMN_PREFIXES = ("new", "enqueud", "acceptd", "pdlivrd", "delivrd", "undeliv", "rejectd", "expired",
-                          "deleted", "unknown")
-FINAL_PREFIXES = ("delivrd", "undeliv", "rejectd", "expired", "deleted")
+# The `reconciliation` view's per-status columns are named `<status in lower case>_difference`.
+STATUS_COLUMN_PREFIXES = tuple(status.lower() for status in (*MESSAGE_STATUSES, UNKNOWN_STATUS))
+FINAL_PREFIXES = tuple(status.lower() for status in MESSAGE_STATUSES if status in FINAL_STATUSES)
 
 
 def reconcile(con) -> dict[int, dict]:

@@ -27,3 +27,20 @@ def test_a_message_counts_as_failed_when_final_and_not_delivered(empty_warehouse
     ]})
     failed = {s for (s,) in empty_warehouse.execute("select status from int_messages where is_failed").fetchall()}
     assert failed == glossary.FINAL_STATUSES - {"DELIVRD"}
+
+
+def _columns(con, view: str) -> list[str]:
+    return [row[0] for row in con.execute(f"describe {view}").fetchall()]
+
+
+def test_the_per_status_columns_of_the_views_are_the_glossary_and_unknown(empty_warehouse):
+    """The SQL spells a column per status; it must be exactly the glossary's, or a status goes uncounted."""
+    from flows.steps import STATUS_COLUMN_PREFIXES
+
+    statuses = [s.lower() for s in (*glossary.MESSAGE_STATUSES, glossary.UNKNOWN_STATUS)]
+    assert list(STATUS_COLUMN_PREFIXES) == statuses
+    reconciliation = _columns(empty_warehouse, "reconciliation")
+    assert {c.removesuffix("_difference") for c in reconciliation if c.endswith("_difference")
+            and c != "total_difference"} == set(statuses)
+    counts = _columns(empty_warehouse, "int_campaign_status_counts")
+    assert [c.removeprefix("status_") for c in counts if c.startswith("status_")] == statuses
