@@ -1,4 +1,4 @@
-"""smsapi: the SMS gateway (Mobizon wire protocol) client. Imports stdlib and requests only."""
+"""smsapi: the SMS gateway (Mobizon wire protocol) client. Imports stdlib, requests and orjson only."""
 from .client import ApiStats, PartialResult, SmsApi
 from .encoding import flatten, http_build_query
 from .errors import (

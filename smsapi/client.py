@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -20,6 +21,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Self
 from urllib.parse import quote_plus, urlsplit
 
+import orjson
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
@@ -265,6 +267,29 @@ def rate_limit_from_env(raw: str) -> dict[str, Any]:
     return {"rate_limit_per_method": cap, "adaptive_rate_limit": True}
 
 
+class _KeyInUrl(requests.auth.AuthBase):
+    """No credentials to add: the key is in the URL. Set as our session's auth, it also spares every call
+    requests' look for a ~/.netrc (a file-system lookup per request, measured at 4 % of a backfill's samples)."""
+
+    def __call__(self, request):
+        return request
+
+
+# A number orjson would turn into a float (beyond 64 bits): decoded by json instead, exactly, as an int.
+_LONG_NUMBER = re.compile(rb'(?<![\w".])-?\d{19,}')
+
+
+def _loads(content: bytes) -> Any:
+    """A response body as JSON: by orjson (decoding pages is the client's largest CPU cost, and orjson's is a
+    fraction of json's), else by json where orjson would round a long number or rejects what json accepts."""
+    if not _LONG_NUMBER.search(content):
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(content.decode("utf-8"))
+
+
 class SmsApi:
     """The SMS gateway client. Safe to share between threads.
 
@@ -320,6 +345,7 @@ class SmsApi:
         self._gateway_date: tuple[datetime, float] | None = None  # (latest Date header, monotonic then)
         if session is None:
             session = requests.Session()
+            session.auth = _KeyInUrl()
             adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
@@ -486,7 +512,7 @@ class SmsApi:
         if status >= 500:
             return _Failure(f"http {status}", f"HTTP {status} {self.redact(response.reason or '')}".strip())
         try:
-            envelope = json.loads(content.decode("utf-8"))
+            envelope = _loads(content)
         except (UnicodeDecodeError, ValueError):
             snippet = self.redact(content[:80].decode("utf-8", "replace"))
             if status in (408, 429) or 200 <= status < 300:

@@ -1,4 +1,4 @@
-"""smsapi is its own layer: it imports the standard library and requests only."""
+"""smsapi is its own layer: it imports the standard library, requests and orjson only."""
 import subprocess
 import sys
 

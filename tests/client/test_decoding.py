@@ -1,0 +1,35 @@
+"""Response bodies are decoded fast (orjson) and exactly: a number beyond 64 bits stays the integer it was,
+JSON that only the standard decoder accepts still decodes, and no call looks for a ~/.netrc."""
+
+import requests.sessions
+
+from .conftest import ok
+
+
+def test_a_number_beyond_64_bits_is_kept_exactly_not_rounded_to_a_float(server, api):
+    server.add(("raw", 200, '{"code": 0, "message": "", "data": {"id": 123456789012345678901234567890,'
+                            ' "small": 5, "text": "a 12345678901234567890 in a text"}}'))
+    data = api.call("Campaign", "Get", {"id": 1})
+    assert data == {"id": 123456789012345678901234567890, "small": 5, "text": "a 12345678901234567890 in a text"}
+    assert isinstance(data["id"], int)
+
+
+def test_ids_within_64_bits_and_unicode_decode_as_the_standard_decoder_would(server, api):
+    server.add(ok({"id": 9_223_372_036_854_775_807, "ids": ["4294967297"], "text": "Привет 👋 مرحبا"}))
+    assert api.call("Campaign", "Get", {"id": 1}) == {
+        "id": 9_223_372_036_854_775_807, "ids": ["4294967297"], "text": "Привет 👋 مرحبا"}
+
+
+def test_json_only_the_standard_decoder_accepts_still_decodes(server, api):
+    server.add(("raw", 200, '{"code": 0, "message": "", "data": {"cost": NaN}}'))
+    cost = api.call("Campaign", "Get", {"id": 1})["cost"]
+    assert cost != cost  # NaN
+
+
+def test_no_call_looks_for_a_netrc_file(server, api, monkeypatch):
+    looked = []
+    monkeypatch.setattr(requests.sessions, "get_netrc_auth", lambda *a, **k: looked.append(a))
+    server.add(ok({"balance": "1"}), ok({"balance": "2"}))
+    api.get_balance()
+    api.get_balance()
+    assert looked == [] and len(server.requests) == 2
