@@ -61,3 +61,22 @@ def test_the_dlt_comparison_flags_tools_that_land_different_rows_and_missed_targ
     assert "DIFFER across tools: [299, 300]" in printed
     assert "smsetl speed-up over dlt-default: median 10.00 x; per repeat 10.00  (target >= 20: NOT met)" in printed
     assert "smsetl speed-up over dlt-tuned: median 4.00 x; per repeat 4.00  (target >= 3: met)" in printed
+
+
+def test_the_backfill_bench_runs_both_children_and_counts_the_apis_minimum(tmp_path, monkeypatch, capsys):
+    bench = _load("backfill")
+    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    assert bench.main(["--messages", "2000", "--campaigns", "20", "--repeat", "1"]) == 0
+    (out,) = tmp_path.glob("backfill-*.json")
+    figures = json.loads(out.read_text())
+    floor, pipeline = figures["summary"]["floor"], figures["summary"]["pipeline"]
+    assert floor["messages"] == pipeline["messages"] > 1000
+    assert 0 < figures["api_minimum"] <= floor["api_calls"] <= pipeline["api_calls"]
+    assert "pipeline / minimum" in capsys.readouterr().out
+
+
+def test_the_apis_minimum_is_full_pages_and_batches_of_what_was_fetched():
+    bench = _load("backfill")
+    floor = {"campaigns": 193, "links_listed": 120, "links_with_clicks": 72, "messages": 184_612}
+    # 2 pages of campaigns + 193 GetLinks + 2 pages of links + 3 types x 15 GetStats + 1,847 pages of messages
+    assert bench.api_minimum(floor, stats_types=3) == 2 + 193 + 2 + 45 + 1847
