@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import zlib
 from collections import defaultdict, deque
 from dataclasses import asdict, dataclass, field, fields
 
@@ -18,6 +19,11 @@ class Faults:
     background_tasks: share of Campaign/AddRecipients calls answered with code 100 (by groups or a file:
     always); task_polls: TaskQueue/GetStatus polls until status 2. lost_answers: per "Module/Method", the
     share of calls carried out whose answer is then lost (the connection drops after the work is done).
+    mangle: hostile Message/List pages, damage name (`ITEM_DAMAGES`, `PAGE_DAMAGES`) -> share. An item damage
+    hits that share of items, chosen by message id (the same items at every read), of the campaigns in
+    mangle_campaigns (empty: all). "duplicate" starts that share of pages after the first with the page
+    before's last item; "shrink" (any share) serves the first read of each listing's page 1 as if its first
+    `SHRINK_BY` items had left the set (every later page is shifted back and its totalItemCount lower).
     """
 
     rate_limit: float = 0.0
@@ -33,7 +39,14 @@ class Faults:
     code3: float = 0.0
     code999: float = 0.0
     lost_answers: dict[str, float] = field(default_factory=dict)
+    mangle: dict[str, float] = field(default_factory=dict)
+    mangle_campaigns: list[int] = field(default_factory=list)
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = set(self.mangle) - set(ITEM_DAMAGES) - set(PAGE_DAMAGES)
+        if unknown:
+            raise ValueError(f"unknown mangle damages {sorted(unknown)}: use {[*ITEM_DAMAGES, *PAGE_DAMAGES]}")
 
     @classmethod
     def from_dict(cls, d: dict, base: Faults | None = None) -> Faults:
@@ -110,3 +123,54 @@ class FaultInjector:
             return False
         with self.lock:
             return self._rng(method + "#bg").random() < f.background_tasks
+
+
+# -- hostile payloads (the `mangle` fault) ------------------------------------------------------------------
+
+# Every script the gateway could carry, and emoji of each kind (ZWJ sequences, flags, skin tones, keycaps),
+# combining marks, bidi controls, a NUL and a lone surrogate's replacement.
+EVERY_SCRIPT = ("Latin é ß ø Ł; Кириллица ё; Ελληνικά; עברית; العربية; हिन्दी; বাংলা; ไทย; 中文汉字; 日本語かなカナ; "
+                "한국어; ქართული; Հայերեն; አማርኛ; தமிழ்; 𝔘𝔫𝔦𝔠𝔬𝔡𝔢; Z̴̡a̷l̶g̸o; \u200f\u202e rtl \u202c; "
+                "😀👍🏽👨‍👩‍👧‍👦🏳️‍🌈🇰🇿1️⃣🤌🫠; \x00 nul; \ufffd")
+LONG_TEXT = ("Длинный текст 🚀 " * 700)[:10_240]  # 10 kB of characters, well beyond any real SMS
+
+
+def _numbers(item: dict) -> None:
+    for key in ("id", "campaignId", "segNum"):
+        if isinstance(item.get(key), str) and item[key].isdigit():
+            item[key] = int(item[key])
+    if isinstance(item.get("segUserBuy"), str):
+        item["segUserBuy"] = float(item["segUserBuy"])
+
+
+def _set(**values):
+    return lambda item: item.update(values)
+
+
+def _pop(*keys):
+    return lambda item: [item.pop(k, None) for k in keys]
+
+
+# damage name -> what it does to one Message/List item (in place)
+ITEM_DAMAGES = {
+    "missing_fields": _pop("status", "segNum", "segUserBuy", "startSendTs", "statusUpdateTs", "text", "to"),
+    "nulls": _set(campaignId=None, status=None, segNum=None, segUserBuy=None, startSendTs=None,
+                  statusUpdateTs=None, text=None, to=None, uuid=None),
+    "extra_fields": _set(fieldFromTheFuture={"nested": [1, "two", None]}, anotherNewField=None, **{"": "blank"}),
+    "numbers": _numbers,
+    "unknown_status": _set(status="WEIRDST"),
+    "blank_timestamps": _set(startSendTs="", statusUpdateTs="   "),
+    "bad_timestamps": _set(startSendTs="yesterday", statusUpdateTs="2026-13-45 25:61:00"),
+    "long_text": _set(text=LONG_TEXT),
+    "every_script": _set(text=EVERY_SCRIPT),
+    "id_beyond_32_bits": lambda item: item.update(id=str(int(str(item["id"])) + BIG_ID_OFFSET)),
+    "missing_id": _pop("id"),
+}
+BIG_ID_OFFSET = 2**53 + 2**40  # beyond 32 bits, and beyond what a float (or JavaScript) holds exactly
+PAGE_DAMAGES = ("duplicate", "shrink")
+SHRINK_BY = 5
+
+
+def chosen(seed: int, name: str, key, share: float) -> bool:
+    """Whether `key` (a message id, a page) is among the `share` that damage `name` hits: a pure function."""
+    return zlib.crc32(f"{seed}:{name}:{key}".encode()) < share * 2**32

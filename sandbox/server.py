@@ -6,13 +6,14 @@ import email.utils
 import json
 import threading
 import time
+from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 from urllib.parse import parse_qsl, urlsplit
 
 from . import api
 from .data import World
-from .faults import FaultInjector, Faults
+from .faults import ITEM_DAMAGES, SHRINK_BY, FaultInjector, Faults, chosen
 
 
 class _Ctx:
@@ -143,6 +144,8 @@ class _Handler(BaseHTTPRequestHandler):
                 data, code, message = meth[1](sb, p, owner.ctx), 0, ""
             except api.ApiError as e:
                 data, code, message = e.data, e.code, e.message
+            if name == "Message/List" and code == 0 and inj.faults.mangle:
+                data = owner.mangle_page(meth[1], p, data)
         if inj.answer_lost(name):  # done, but the answer never arrives
             self.close_connection = True
             return
@@ -201,6 +204,8 @@ class SandboxServer:
         self.ctx = _Ctx(self)
         self._calls: dict[str, int] = {}
         self._calls_lock = threading.Lock()
+        self.mangled: dict[str, set[int]] = defaultdict(set)  # item damage -> the message ids it was applied to
+        self._shrunk: set[str] = set()  # listings whose page 1 was already served shrunk
         self._httpd = self._start(port, wrong=False)
         self.port = self._httpd.server_address[1]
         self.url = f"http://{host}:{self.port}"
@@ -226,6 +231,35 @@ class SandboxServer:
         self.injector.set(faults)
         if faults.wrong_port:
             self._start_wrong(self._wrong_port_wanted)
+
+    def mangle_page(self, handler, p: dict, data: dict) -> dict:
+        """A Message/List page with the `mangle` fault's damages (see `Faults`); what it damaged is recorded in
+        `mangled`. Called under the world's lock."""
+        f = self.injector.faults
+        size, page = api.pagination(p)
+        listing = repr({k: v for k, v in p.items() if k not in ("pagination", "apiKey")})
+
+        def page_of(n: int) -> list:
+            return handler(self.sb, {**p, "pagination": {"pageSize": size, "currentPage": n}}, self.ctx)["items"]
+
+        items, total = list(data["items"]), data["totalItemCount"]
+        if "shrink" in f.mangle and page >= 1 and listing not in self._shrunk:
+            self._shrunk.add(listing)  # items [0, SHRINK_BY) left the set: this page starts SHRINK_BY later
+            items = (items + page_of(page + 1))[SHRINK_BY:SHRINK_BY + size]
+            total = str(max(int(total) - SHRINK_BY, 0))
+        elif page >= 1 and chosen(f.seed, "duplicate", f"{listing}#{page}", f.mangle.get("duplicate", 0)):
+            items = page_of(page - 1)[-1:] + items
+        victims = set(f.mangle_campaigns)
+        out = []
+        for item in items:
+            item, message_id = dict(item), int(item["id"])
+            if not victims or int(item["campaignId"]) in victims:
+                for name, damage in ITEM_DAMAGES.items():
+                    if chosen(f.seed, name, message_id, f.mangle.get(name, 0)):
+                        self.mangled[name].add(message_id)
+                        damage(item)
+            out.append(item)
+        return {**data, "items": out, "totalItemCount": total}
 
     def count(self, name: str) -> None:
         with self._calls_lock:

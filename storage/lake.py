@@ -75,8 +75,9 @@ TABLES: dict[str, TableSpec] = {name: replace(spec, key=SCHEMA[name].key) for na
 
 # Merge order: `campaigns` last. The sync treats a campaign missing from the lake as new and reads all of it
 # (messages, links); so a run killed before its campaigns are merged is simply read again by the next run.
-# `message_status_history` before `messages`, so that no status reaches `messages` without its history row.
-MERGE_ORDER = ("campaign_counters", "message_status_history", "messages", "links", "link_click_stats",
+# `message_status_history` before `messages`, so that no status reaches `messages` without its history row;
+# `link_click_stats` before `links`, whose click counts decide which links' stats the next run reads.
+MERGE_ORDER = ("campaign_counters", "message_status_history", "messages", "link_click_stats", "links",
                "sync_runs", "sync_run_entities", "sync_watermarks", "campaigns")
 assert set(MERGE_ORDER) == set(TABLES)
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import orjson
 import pyarrow as pa
 
+from storage.crashpoints import crashpoint
+
 _part_counter = itertools.count()
 
 
@@ -27,6 +29,7 @@ class RawWriter:
     """Appends records for one entity of one run to its own part file. Thread-safe."""
 
     def __init__(self, root: Path, entity: str, run_id: str):
+        self.entity = entity
         self.directory = root / entity / f"run={run_id}"
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / f"part-{os.getpid()}-{next(_part_counter):05d}.jsonl.zst"
@@ -47,7 +50,9 @@ class RawWriter:
             if self._stream.closed:
                 return
             self._stream.close()
+            crashpoint(f"raw.before_rename:{self.entity}")
             os.replace(self._tmp, self.path)
+            crashpoint(f"raw.after_rename:{self.entity}")
 
     def __enter__(self) -> RawWriter:
         return self
@@ -62,10 +67,21 @@ def runs(root: Path) -> list[str]:
     return sorted(found)
 
 
+COMPACTED = "compacted.jsonl.zst"  # a run's parts of one entity in one (`storage.housekeeping.compact`)
+
+
 def read(root: Path, entity: str, run_id: str) -> Iterator[dict]:
-    """Records of one entity of one run, in the order they were written within each part."""
-    for part in sorted((root / entity / f"run={run_id}").glob("*.jsonl.zst")):
+    """Records of one entity of one run, in the order they were written within each part. A compacted part,
+    once there, holds them all: parts beside it are leftovers of a compaction killed before deleting them."""
+    directory = root / entity / f"run={run_id}"
+    parts = [directory / COMPACTED] if (directory / COMPACTED).exists() else sorted(directory.glob("*.jsonl.zst"))
+    for part in parts:
         yield from _read_part(part)
+
+
+def read_part(part: Path) -> Iterator[dict]:
+    """The records of one part file."""
+    return _read_part(part)
 
 
 def _read_part(part: Path) -> Iterator[dict]:

@@ -17,7 +17,7 @@ import duckdb
 
 from storage import schema
 from storage.crashpoints import crashpoint
-from storage.lake import TABLES, Lake, sql_list
+from storage.lake import TABLES, Lake, sql_list, sql_literal
 from storage.views import apply_views
 
 WAREHOUSE_FILE = "warehouse.duckdb"
@@ -49,10 +49,16 @@ def build(lake: Lake, data_dir: Path) -> Path:
 
 
 def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the published warehouse, with a message that names the fix if absent."""
+    """A read-only connection to the published warehouse, with a message that names the fix if absent.
+
+    The file is attached to a private in-memory database, not opened by `duckdb.connect(path)`: DuckDB keeps
+    one open database per path in a process, so while any connection of this process (a notebook's, say)
+    still holds the file a sync replaced, `duckdb.connect(path)` would hand back that old snapshot."""
     path = data_dir / WAREHOUSE_FILE
     if not path.exists():
         raise FileNotFoundError(f"no warehouse at {path}: run `smsetl sync` (or `smsetl demo`) first")
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(":memory:")
+    con.execute(f"attach {sql_literal(str(path))} as warehouse (read_only)")
+    con.execute("use warehouse")
     con.execute("set timezone = 'UTC'")
     return con

@@ -28,7 +28,8 @@ STRING_DTYPE = pd.StringDtype("pyarrow")
 STATUS_DTYPE = pd.CategoricalDtype(list(MESSAGE_STATUSES))
 _STATUS_VALUES = pa.array(MESSAGE_STATUSES)
 
-_INT_RE = r"^-?[0-9]{1,18}$"
+_INT_RE = r"^-?[0-9]{1,19}$"
+_WIDE_INT = pa.decimal128(20, 0)
 _DEC_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
 _WIDE = pa.decimal128(38, 12)
 
@@ -68,20 +69,20 @@ def string(raw) -> pd.Series:
 
 
 def integer(raw, dtype: str = "Int64") -> tuple[pd.Series, int]:
-    """Digits (as strings or ints) -> nullable Int64/Int32 column; anything else (including out-of-range
-    values and more than 18 digits) is null and counted."""
+    """Digits (as strings or ints) -> nullable Int64/Int32 column; anything else (including values outside the
+    type's range, int64 up to 2**63 - 1 exactly) is null and counted."""
     width = pa.int32() if dtype == "Int32" else pa.int64()
     arr = text(raw)
     try:  # fast path: everything valid
         out, bad = pc.cast(arr, width), 0
     except (pa.ArrowInvalid, OverflowError):
         arr, bad = _valid(arr, _INT_RE)
-        as64 = pc.cast(arr, pa.int64())
-        if width == pa.int32():
-            ok = pc.and_(pc.greater_equal(as64, -(2**31)), pc.less_equal(as64, 2**31 - 1))
-            bad += int(pc.sum(pc.invert(ok)).as_py() or 0)
-            as64 = pc.if_else(ok, as64, pa.nulls(len(as64), pa.int64()))
-        out = pc.cast(as64, width)
+        wide = pc.cast(arr, _WIDE_INT)  # 19 digits fit; the range check is exact, no float involved
+        bits = 31 if width == pa.int32() else 63
+        ok = pc.and_(pc.greater_equal(wide, pa.scalar(-(2**bits), _WIDE_INT)),
+                     pc.less_equal(wide, pa.scalar(2**bits - 1, _WIDE_INT)))
+        bad += int(pc.sum(pc.invert(ok)).as_py() or 0)
+        out = pc.cast(pc.if_else(ok, wide, pa.nulls(len(wide), _WIDE_INT)), width)
     mapper = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}.get
     return pd.Series(out.to_pandas(types_mapper=mapper), dtype=dtype), bad
 

@@ -5,8 +5,8 @@ account-local timestamps), the account's IANA time zone where timestamps occur, 
 payload was fetched; a naive value is taken as UTC). Each returns `Normalized(frame, unexpected)`: the frame has
 exactly the table's columns in DDL order; `unexpected` counts values that were present but could not be coerced
 or are outside the glossary (they are nulled, or for statuses mapped to UNKNOWN, and flagged where a column
-exists). Unknown extra fields are ignored. Rows whose primary id is missing or not an integer are dropped (and
-counted when the id was present), since they cannot be keyed in the warehouse.
+exists). Unknown extra fields are ignored. Rows whose primary id is missing or not an integer, and items that
+are not objects, are dropped and counted: they cannot be keyed in the warehouse, and raw keeps them as sent.
 """
 
 from __future__ import annotations
@@ -49,21 +49,27 @@ class _Counter:
         return values[0] if len(values) == 1 else values
 
 
-def _records(items: Items, keys: list[str]) -> tuple[int, dict[str, list]]:
+def _records(items: Items, keys: list[str], count: _Counter | None = None) -> tuple[int, dict[str, list]]:
     """The raw frame, as columns: each wanted key's values (None when absent), built once in one pass per key.
+    Items that are not objects are left out, and counted in `count`.
 
     Plain lists rather than a DataFrame: the coercers hand them straight to pyarrow, which is several times
     faster than letting pandas infer and convert object columns first.
     """
-    items = [it for it in (items or []) if isinstance(it, dict)]
+    given = list(items) if isinstance(items, (list, tuple)) else []
+    items = [it for it in given if isinstance(it, dict)]
+    if count is not None:
+        count.n += len(given) - len(items)
     return len(items), {k: [it.get(k) for it in items] for k in keys}
 
 
-def _keyed(out: dict, key: str, count: _Counter, table: str) -> Normalized:
-    """Frame in table column order, rows without a usable id dropped."""
+def _keyed(out: dict, key: str, count: _Counter, table: str, raw_ids: list) -> Normalized:
+    """Frame in table column order, rows without a usable id dropped. An id present but not an integer was
+    counted by its coercion; an id absent or blank is counted here, so that no dropped row goes uncounted."""
     frame = pd.DataFrame(out)[COLUMNS[table]]
     keep = frame[key].notna().to_numpy()
     if not keep.all():
+        count.n += c.text(raw_ids).null_count
         frame = frame[keep].reset_index(drop=True)
     return Normalized(frame, count.n)
 
@@ -95,8 +101,8 @@ def campaigns(items: Items, tz: str, observed_at: Observed) -> Normalized:
     the type string and is counted. Counters (totals, cost, `updateTs`) come from the nested `counters` object
     when present. `currency` is the campaign's own, else `counters.userCurrency`.
     """
-    n, raw = _records(items, _CAMPAIGN_KEYS)
     k = _Counter()
+    n, raw = _records(items, _CAMPAIGN_KEYS, k)
     type_text = c.string(raw["type"])
     type_code = k(c.integer(raw["type"], "Int32"))
     mapped = type_text.map(c.CAMPAIGN_TYPES).astype(c.STRING_DTYPE)
@@ -131,7 +137,7 @@ def campaigns(items: Items, tz: str, observed_at: Observed) -> Normalized:
         "currency": c.string(_coalesce(raw["currency"], _nested(counters, "userCurrency"))),
         "observed_at": c.constant_ts(observed_at, n),
     }
-    return _keyed(out, "campaign_id", k, "campaigns")
+    return _keyed(out, "campaign_id", k, "campaigns", raw["id"])
 
 
 def campaign_counters(items: Items, observed_at: Observed) -> Normalized:
@@ -181,10 +187,12 @@ def messages(items: Items, tz: str, observed_at: Observed) -> Normalized:
     """Message/List items -> `messages` rows; `cost` = segments x segment_price (exact decimal).
 
     `first_observed_at` is `observed_at` (the warehouse keeps the earliest on merge). The nested `campaign`
-    object is ignored.
+    object is ignored. A message without a status or a campaign id is kept and counted: the gateway always
+    sends both, and without them the row cannot be counted where it belongs.
     """
-    n, raw = _records(items, _MESSAGE_KEYS)
     k = _Counter()
+    n, raw = _records(items, _MESSAGE_KEYS, k)
+    k.n += c.text(raw["status"]).null_count + c.text(raw["campaignId"]).null_count
     segments = k(c.integer(raw["segNum"], "Int32"))
     price = k(c.decimal(raw["segUserBuy"]))
     status, status_raw, is_final, is_unexpected = k(c.status(raw["status"]))
@@ -211,7 +219,7 @@ def messages(items: Items, tz: str, observed_at: Observed) -> Normalized:
         "first_observed_at": observed,
         "observed_at": observed.copy(),
     }
-    return _keyed(out, "message_id", k, "messages")
+    return _keyed(out, "message_id", k, "messages", raw["id"])
 
 
 def _send_and_status_times(raw: dict, tz: str, k: _Counter) -> tuple[pd.Series, pd.Series]:
@@ -225,8 +233,8 @@ def _send_and_status_times(raw: dict, tz: str, k: _Counter) -> tuple[pd.Series, 
 def message_statuses(items: Items, tz: str, observed_at: Observed) -> Normalized:
     """Message/GetSMSStatus items -> message_id, status, status_raw, is_final, is_unexpected, segments,
     send_started_at, status_updated_at, observed_at. Missing timestamp keys (2016 shape) give NaT."""
-    n, raw = _records(items, ["id", "status", "segNum", "startSendTs", "statusUpdateTs"])
     k = _Counter()
+    n, raw = _records(items, ["id", "status", "segNum", "startSendTs", "statusUpdateTs"], k)
     status, status_raw, is_final, is_unexpected = k(c.status(raw["status"]))
     send_started_at, status_updated_at = _send_and_status_times(raw, tz, k)
     out = {
@@ -240,15 +248,16 @@ def message_statuses(items: Items, tz: str, observed_at: Observed) -> Normalized
         "status_updated_at": status_updated_at,
         "observed_at": c.constant_ts(observed_at, n),
     }
-    return _keyed(out, "message_id", k, "message_statuses")
+    return _keyed(out, "message_id", k, "message_statuses", raw["id"])
 
 
 # --- links ----------------------------------------------------------------------------------------------------
 
 def links(items: Items, campaign_id: int | None, observed_at: Observed) -> Normalized:
     """Link/GetLinks items (for `campaign_id`) or Link/List items (`campaign_id` None -> null) -> `links` rows."""
-    n, raw = _records(items, ["id", "code", "shortLink", "fullLink", "comment", "status", "clickCnt", "redirectCnt"])
     k = _Counter()
+    n, raw = _records(items, ["id", "code", "shortLink", "fullLink", "comment", "status", "clickCnt", "redirectCnt"],
+                      k)
     out = {
         "link_id": k(c.integer(raw["id"])),
         "campaign_id": pd.Series([campaign_id] * n, dtype="Int64"),
@@ -261,7 +270,7 @@ def links(items: Items, campaign_id: int | None, observed_at: Observed) -> Norma
         "redirect_count": k(c.integer(raw["redirectCnt"])),
         "observed_at": c.constant_ts(observed_at, n),
     }
-    return _keyed(out, "link_id", k, "links")
+    return _keyed(out, "link_id", k, "links", raw["id"])
 
 
 # Period labels of a GetStats grid (API.md 5.9): daily `YYYY-MM-DD`, monthly `YYYY-MM` (captured); hourly and
