@@ -61,6 +61,7 @@ from storage.lake import Lake, StagingWriter
 from storage.planning import inconsistent_campaigns, lake_state, last_summary, non_final_messages
 from storage.writer_thread import WriterThread
 from transforms.schema import RUN_SUCCEEDED
+from transforms.webhooks import delivery_reports
 
 log = logging.getLogger("smsetl.sync")
 
@@ -202,6 +203,8 @@ def ingest(entity: str, record: dict, tz: str, stager: Stager, result: StepResul
         _stage(stager, "messages", transforms.messages(data, tz, observed_at), result)
     elif entity == "message_statuses":
         _stage(stager, "message_statuses", transforms.message_statuses(data, tz, observed_at), result)
+    elif entity == "webhook_events":  # delivery reports the receiver stored (flows.webhook_events)
+        _stage(stager, "message_statuses", delivery_reports(data, tz, observed_at), result)
     elif entity == "links":
         campaign_id = params.get("campaignId")
         normalized = transforms.links(data or [], int(campaign_id) if campaign_id else None, observed_at)
@@ -553,7 +556,8 @@ def batches(ids: Iterable[int], size: int = CAMPAIGN_BATCH) -> Iterator[list[int
 
 # -- replay ---------------------------------------------------------------------------------------------------
 
-RAW_ENTITIES = ("campaigns", "campaigns_by_id", "campaign_info", "messages", "message_statuses", "links", "link_stats")
+RAW_ENTITIES = ("campaigns", "campaigns_by_id", "campaign_info", "messages", "message_statuses", "webhook_events",
+                "links", "link_stats")
 
 
 def replay(run: RunContext, stager: Stager) -> StepResult:

@@ -25,13 +25,13 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import privacy, steps
+from flows import alerts, privacy, resume, steps, webhook_events
 from flows.progress import Progress, format_seconds
 from flows.settings import current
 from reports import html as html_report
 from reports.metrics import render_campaign_metrics
 from smsapi import SmsApi
-from storage import rate_limits, warehouse
+from storage import housekeeping, rate_limits, warehouse
 from storage.crashpoints import crashpoint
 from storage.lake import MergeCounts, remove_tree
 from transforms.schema import RUN_FAILED, RUN_SUCCEEDED
@@ -55,15 +55,17 @@ class SyncBusyError(RuntimeError):
 
 
 @contextmanager
-def sync_lock(data_dir: Path):
-    """One sync per data directory at a time; a second one fails fast instead of interleaving merges."""
+def sync_lock(data_dir: Path, name: str = ".sync.lock"):
+    """One sync per data directory at a time; a second one fails fast instead of interleaving merges. The CLI
+    also holds a lock of another `name` from before Prefect starts, so a second `smsetl sync` fails in a second
+    (a flock is per open file: one process cannot take the same lock twice)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / ".sync.lock", "a+") as handle:
+    with open(data_dir / name, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise SyncBusyError(
-                f"another sync is running on {data_dir}: wait for it to finish (lock: {data_dir / '.sync.lock'})"
+                f"another sync is running on {data_dir}: wait for it to finish (lock: {data_dir / name})"
             ) from None
         try:
             yield
@@ -226,6 +228,7 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
     with sync_lock(data_path), api:
         pii = privacy.for_sync(data_path)  # a mode or key the data directory does not hold fails here, unrecorded
         remove_tree(data_path / "staging")  # what a killed run left: never merged, safe to drop
+        housekeeping.remove_leftovers(data_path)  # and its *.tmp parts, a half-built warehouse: never read
         run = steps.RunContext(data_path, steps.new_run_id(started), started, api.timezone, pii=pii,
                                progress=Progress(calls=lambda: api.stats.snapshot()["calls"]))
         try:
@@ -234,6 +237,7 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
             summary["as_of_source"] = as_of_source
         except Exception as exc:
             _record_failure(run, api, started, exc)
+            alerts.report_failure(data_path, run.lake)  # logs and emits how old the data now is
             run.progress.finish()
             raise
         finally:  # what was learned holds whether or not the run succeeded
@@ -243,6 +247,7 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
     run.progress.begin("report")
     summary["phase_seconds"] = run.progress.phase_seconds()  # the artifact shows the warehouse's publishing too
     _publish_artifact(run, summary)
+    alerts.report_mismatches(data_path, summary)  # what a re-read could not repair: logged, and an event
     summary["phase_seconds"] = run.progress.finish()
     return summary
 
@@ -268,6 +273,7 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     result = steps.StepResult()
     if p.gateway_time_seen:
         result.see("seen", [p.gateway_time_seen])
+    webhook_watermark = webhook_events.fold(run, stager, result)  # stored delivery reports, as status observations
 
     # Campaign/List first and alone: its timestamps, read before any message, bound this run's cursor.
     run.progress.begin("campaigns")
@@ -284,6 +290,8 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
              len(new), len(need_info), len(p.active_campaigns), len(p.repair.campaigns), len(p.done_recheck))
 
     run.progress.begin("extract")
+    adopted = resume.adopt(run, stager)  # what a killed run already fetched (flows.resume): not read again
+    result.add(adopted.result)
     futures = [extract_campaign_info.submit(api, run, stager, batch)
                for batch in steps.batches(need_info, steps.COUNTERS_BATCH)]
     full = sorted(set(new) | set(p.repair.full))
@@ -294,12 +302,14 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
         incremental = []
     else:
         status_from = steps.wire_minus(p.status_cursor, steps.STATUS_OVERLAP)
+    full = [c for c in full if c not in adopted.settled(listed_ids)]
     futures += [extract_messages.submit(api, run, stager, batch) for batch in steps.batches(full)]
     futures += [extract_messages.submit(api, run, stager, batch, status_from) for batch in steps.batches(incremental)]
     if p.repair.recheck_ids:
         futures += [extract_statuses.submit(api, run, stager, batch)
                     for batch in steps.batches(p.repair.recheck_ids, steps.STATUS_BATCH)]
-    futures += [extract_links.submit(api, run, stager, batch) for batch in steps.batches(new, steps.INFO_BATCH)]
+    futures += [extract_links.submit(api, run, stager, batch)
+                for batch in steps.batches([c for c in new if c not in adopted.links], steps.INFO_BATCH)]
     links_future = refresh_links.submit(api, run, stager, run.as_of - steps.CLICK_HORIZON)
     for done, future in enumerate(futures, 1):
         result.add(future.result())
@@ -320,13 +330,14 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     crashpoint("sync.after_extract")
 
     summary = _summary(run, api, started, RUN_SUCCEEDED)
-    summary.update(staged_rows=dict(result.rows), unexpected=dict(result.unexpected),
+    summary.update(staged_rows=dict(result.rows), unexpected=dict(result.unexpected), adopted_raw_parts=adopted.parts,
                    links_with_new_clicks=len(changed_links),
                    new_clicks=sum(max(n - (p.link_clicks.get(lid) or 0), 0) for lid, n in clicks_now.items()),
                    watermarks={"campaigns_created_from": p.campaigns_from.isoformat(),
                                "status_updated_from": status_from,
                                "status_cursor": cursor,
-                               "gateway_time_seen": steps.newest_wire_ts(result.newest.values())})
+                               "gateway_time_seen": steps.newest_wire_ts(result.newest.values()),
+                               webhook_events.WATERMARK: webhook_watermark})
     return merge_and_publish(run, api, stager, summary, p.tried)
 
 

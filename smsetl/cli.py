@@ -1,4 +1,4 @@
-"""The `smsetl` command: demo, sync, rebuild, build, metrics, report, sandbox.
+"""The `smsetl` command: demo, sync, serve, rebuild, build, metrics, report, sandbox.
 
 Settings come from the environment (`SMS_API_URL`, `SMS_API_KEY`, `SMS_TIMEZONE`, `SMS_RATE_LIMIT`,
 `SMS_DATA_DIR`, `SMS_PII`, ...: `flows.settings`); flags are laid over them in one `Settings` object that the
@@ -54,7 +54,7 @@ def _add_pii_flag(parser: argparse.ArgumentParser, note: str = "") -> None:
 def cmd_sync(args: argparse.Namespace) -> int:
     from flows import privacy
     from flows.settings import current
-    from flows.sync import format_summary, sync
+    from flows.sync import format_summary, sync, sync_lock
     from smsapi import SmsApi
     from smsetl.progress import progress_display
 
@@ -67,7 +67,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     # A missing key, URL or zone, a bad key or a wrong domain fails here, before Prefect starts.
     with SmsApi.from_env(current().client_env()) as api:
         api.get_balance()
-    with progress_display():  # live on a terminal, else the flow's plain log lines
+    # A sync already running fails here, at once, not after Prefect starts; the flow takes its own lock too.
+    with sync_lock(data_dir_from(args), ".sync-cli.lock"), progress_display():  # live on a terminal, else log lines
         summary = sync(str(data_dir_from(args)), since=args.since, until=args.until)
     print(format_summary(summary))
     return 0
@@ -101,12 +102,53 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_housekeep(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from flows.sync import sync_lock
+    from storage import housekeeping
+
+    data_dir = data_dir_from(args)
+    if not (data_dir / "raw").exists():
+        raise FileNotFoundError(f"no raw store in {data_dir}: run `smsetl sync` first")
+    with sync_lock(data_dir):
+        print(f"removed {len(housekeeping.remove_leftovers(data_dir))} leftovers of killed runs in {data_dir}")
+        if args.compact:
+            done = housekeeping.compact(data_dir / "raw")
+            print(f"raw compacted: {done.parts_before} parts -> {done.parts_after} (one per run and entity)")
+        if args.prune_older_than is not None:
+            done = housekeeping.prune(data_dir / "raw", timedelta(days=args.prune_older_than))
+            print(f"raw pruned: payloads of {len(done.runs_pruned)} failed or killed runs ({done.bytes_freed:,} bytes);"
+                  f" {done.completed_runs_kept} completed runs older than that kept: rebuild replays them")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from flows import privacy
     from smsetl.demo import demo
 
     privacy.mode_from_env()  # a bad SMS_PII fails at once, before the sandbox starts
     return demo(data_dir_from(args), campaigns=args.campaigns, messages=args.messages, seed=args.seed)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows import privacy, serve
+    from flows.settings import current
+    from smsapi import SmsApi
+
+    nightly_at = None if args.nightly_at == "off" else args.nightly_at
+    try:  # what is missing fails here, before anything is scheduled: the server, then the gateway
+        serve.deployment_spec("", args.every_minutes, nightly_at)  # bad schedule flags
+        serve.check_server()
+        privacy.check_sync(data_dir_from(args))
+        with SmsApi.from_env(current().client_env()) as api:
+            api.get_balance()
+        serve.serve(data_dir_from(args), args.every_minutes, nightly_at, name=args.name, alerts=not args.no_alerts,
+                    notify=args.notify)
+    except serve.ServeError as exc:
+        print(f"smsetl serve: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +172,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pii_flag(p, "; must be the mode the data directory holds")
     p.set_defaults(func=cmd_sync)
 
+    p = sub.add_parser("serve", help="run the sync on schedules against a Prefect server (flows/serve.py)",
+                       description="Settings come from the environment (SMS_API_KEY, SMS_API_URL, ...), which "
+                                   "each scheduled run inherits; PREFECT_API_URL must name a running server.")
+    p.add_argument("--data-dir", help="default: $SMS_DATA_DIR or ./data")
+    p.add_argument("--every-minutes", type=float, default=10.0, help="minutes between syncs (default: 10)")
+    p.add_argument("--nightly-at", default="03:00", help="HH:MM (UTC) of the nightly sync, or 'off' (default: 03:00)")
+    p.add_argument("--name", default="scheduled", help="the deployment's name, one per data directory "
+                                                       "(default: scheduled)")
+    p.add_argument("--notify", metavar="TYPE/NAME", help="notification block the alerts send through, e.g. "
+                                                          "slack-webhook/ops (default: alerts show in the UI only)")
+    p.add_argument("--no-alerts", action="store_true", help="do not create the alert automations")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("rebuild", help="rebuild lake and warehouse from the raw payloads, without the API")
     p.add_argument("--data-dir")
     _add_pii_flag(p, "; a stronger mode than the data directory holds converts it, raw included")
@@ -138,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="rebuild the warehouse file and its views from the lake")
     p.add_argument("--data-dir")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("housekeep", help="remove what killed runs left; compact or prune the raw store")
+    p.add_argument("--data-dir")
+    p.add_argument("--compact", action="store_true", help="one raw part per run and entity: rebuild opens fewer files")
+    p.add_argument("--prune-older-than", type=int, metavar="DAYS",
+                   help="delete failed and killed runs' payloads older than DAYS (completed runs are kept)")
+    p.set_defaults(func=cmd_housekeep)
 
     from smsetl import metrics
 
@@ -151,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_arguments(p)
     p.set_defaults(func=report.run)
 
+    from webhooks import cli as webhook_cli
+
+    p = sub.add_parser("webhook", help="receive the gateway's delivery-report webhooks into the data directory")
+    webhook_cli.add_arguments(p)
+    p.set_defaults(func=webhook_cli.run)
+
     from sandbox import cli as sandbox_cli
 
     p = sub.add_parser("sandbox", help="run the local gateway emulator")
@@ -163,13 +231,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Offline-friendly defaults for the temporary Prefect server; an explicit setting wins.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if args.command == "serve" else "WARNING")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("smsetl").setLevel(logging.INFO)  # progress of long work; libraries stay quiet
     from flows import settings
 
     try:
-        flags = {name: getattr(args, name, None) for name in SETTING_FLAGS}
+        # `smsetl sandbox --rate-limit` is the emulated gateway's limit (a fault), not the client's setting.
+        names = () if args.command == "sandbox" else SETTING_FLAGS
+        flags = {name: getattr(args, name, None) for name in names}
         with settings.activated(settings.load().with_flags(**flags)):
             return args.func(args)
     except KeyboardInterrupt:

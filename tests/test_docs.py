@@ -31,7 +31,8 @@ def test_every_cli_command_and_option_is_in_the_readme():
 
     text = (ROOT / "README.md").read_text()
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert set(commands) == {"demo", "sync", "metrics", "report", "rebuild", "build", "sandbox"}
+    assert set(commands) == {"demo", "sync", "metrics", "report", "rebuild", "build", "housekeep", "sandbox", "serve",
+                             "webhook"}
     for name, parser in commands.items():
         assert f"`smsetl {name}" in text, name
         if name == "sandbox":  # its many fault flags are documented by `smsetl sandbox --help` and the README

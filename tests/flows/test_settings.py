@@ -103,3 +103,13 @@ def test_activated_settings_are_restored_after_use():
             assert current().workers == 9
         assert current().workers == 2
     assert settings._active is None
+
+
+def test_the_sandbox_rate_limit_flag_is_the_emulators_fault_not_the_clients_setting(monkeypatch):
+    import sandbox.cli
+
+    seen = {}
+    monkeypatch.setattr(sandbox.cli, "run", lambda args: seen.update(limit=args.rate_limit, client=current()) or 0)
+    monkeypatch.delenv("SMS_RATE_LIMIT", raising=False)
+    assert cli.main(["sandbox", "--rate-limit", "5"]) == 0
+    assert seen["limit"] == 5.0 and seen["client"].rate_limit == ""

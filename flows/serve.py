@@ -1,0 +1,188 @@
+"""Scheduled syncs: the deployment of the `sync` flow, its schedules, and serving it (`smsetl serve`).
+
+There is one flow, and every run of it does the whole job (campaigns, statuses, counters, links, click series,
+then reconciliation), so the schedules are two schedules of one deployment: `every-10-minutes` (the interval is
+`--every-minutes`) and `nightly` (`--nightly-at HH:MM`, UTC; `off` drops it), whose run is the same sync.
+One deployment, not two, so that its concurrency limit (1, CANCEL_NEW) covers both: a run that would overlap
+the one in progress is cancelled, and the next one catches up (the sync is incremental). The file lock of
+`flows.sync.sync_lock` still stops a sync started by other means on the same data directory.
+
+`deployment_spec` is the one definition: `serve` builds the served deployment from it, and `prefect.yaml`
+declares it for work pools (a test checks the file against it). Scheduling needs a real Prefect server
+(`prefect server start`), never the temporary one a bare flow call starts: `check_server` says what is missing.
+`alert_automations` are the automations `smsetl serve` creates: a run failed, mismatches persist
+(`flows.alerts`), and no run completed within twice the interval (stale data).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+
+ENTRYPOINT = "flows/sync.py:sync"
+DEFAULT_NAME = "scheduled"
+DEFAULT_EVERY_MINUTES = 10.0
+DEFAULT_NIGHTLY_AT = "03:00"  # UTC
+CONCURRENCY = {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+# The pipeline's own loggers: their records reach the run's logs in the Prefect UI.
+EXTRA_LOGGERS = "smsetl,flows,smsapi,storage"
+SERVER_FIX = ("start one with `prefect server start --host 127.0.0.1` (offline: with DO_NOT_TRACK=1 and "
+              "PREFECT_SERVER_ANALYTICS_ENABLED=false) and export PREFECT_API_URL=http://127.0.0.1:4200/api")
+
+
+class ServeError(RuntimeError):
+    """Serving cannot start; the message names what is missing and the fix."""
+
+
+def nightly_cron(at: str) -> str:
+    """`HH:MM` as a daily cron string (`03:00` -> `0 3 * * *`)."""
+    m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", at)
+    if not m:
+        raise ServeError(f"--nightly-at {at!r} is not a time of day: use HH:MM (UTC), e.g. 03:00, or 'off'")
+    return f"{int(m.group(2))} {int(m.group(1))} * * *"
+
+
+def deployment_spec(data_dir: str, every_minutes: float = DEFAULT_EVERY_MINUTES,
+                    nightly_at: str | None = DEFAULT_NIGHTLY_AT, name: str = DEFAULT_NAME) -> dict:
+    """The deployment as `prefect.yaml` spells it (no work pool): name, entrypoint, parameters, schedules,
+    concurrency limit. `every_minutes` may be fractional (seconds are whole); `nightly_at` None: no nightly run."""
+    if not every_minutes or every_minutes <= 0:
+        raise ServeError(f"--every-minutes {every_minutes} must be more than 0 (minutes between syncs, e.g. 10)")
+    seconds = max(round(every_minutes * 60), 1)
+    schedules = [{"interval": seconds, "slug": f"every-{_minutes_text(seconds)}", "active": True}]
+    if nightly_at is not None:
+        schedules.append({"cron": nightly_cron(nightly_at), "timezone": "UTC", "slug": "nightly", "active": True})
+    return {"name": name, "entrypoint": ENTRYPOINT, "tags": ["smsetl"],
+            "description": "smsetl sync of one data directory: campaigns, delivery reports, clicks, reconciliation",
+            "parameters": {"data_dir": data_dir}, "schedules": schedules, "concurrency_limit": dict(CONCURRENCY)}
+
+
+def _minutes_text(seconds: int) -> str:
+    return f"{seconds // 60}-minutes" if seconds % 60 == 0 else f"{seconds}-seconds"
+
+
+def to_deployment(spec: dict):
+    """The served deployment (a Prefect RunnerDeployment) of a `deployment_spec`."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig
+    from prefect.schedules import Cron, Interval
+
+    from flows.sync import sync
+
+    schedules = [Interval(timedelta(seconds=s["interval"]), slug=s["slug"]) if "interval" in s
+                 else Cron(s["cron"], timezone=s["timezone"], slug=s["slug"]) for s in spec["schedules"]]
+    return sync.to_deployment(name=spec["name"], description=spec["description"], tags=spec["tags"],
+                              parameters=spec["parameters"], schedules=schedules,
+                              concurrency_limit=ConcurrencyLimitConfig(**spec["concurrency_limit"]))
+
+
+def check_server(api_url: str | None = None, timeout: float = 5.0) -> str:
+    """The Prefect API URL (`PREFECT_API_URL`, from the environment or the Prefect profile) if a server answers
+    its `/health`; else ServeError naming the fix."""
+    if api_url is None:
+        from prefect.settings import PREFECT_API_URL
+
+        api_url = PREFECT_API_URL.value()
+    if not api_url:
+        raise ServeError(f"no Prefect server: PREFECT_API_URL is not set; {SERVER_FIX}")
+    try:
+        response = requests.get(api_url.rstrip("/") + "/health", timeout=timeout)
+    except requests.RequestException as exc:
+        raise ServeError(f"no Prefect server answers at PREFECT_API_URL={api_url} ({type(exc).__name__}): "
+                         f"{SERVER_FIX}") from None
+    if response.status_code != 200:
+        raise ServeError(f"the Prefect server at PREFECT_API_URL={api_url} answered /health with HTTP "
+                         f"{response.status_code}: check the URL ends in /api, or {SERVER_FIX}")
+    return api_url
+
+
+def run_environment(workdir: Path) -> dict[str, str]:
+    """Prefect settings for the served runs (child processes inherit them): the pipeline's loggers reach the run's
+    logs at INFO. Writes Prefect's default logging config with those loggers at INFO into `workdir`; settings the
+    user gave already win."""
+    import yaml
+    from prefect.logging.configuration import DEFAULT_LOGGING_SETTINGS_PATH
+
+    config = yaml.safe_load(DEFAULT_LOGGING_SETTINGS_PATH.read_text())
+    for name in EXTRA_LOGGERS.split(","):
+        config["loggers"][name] = {"level": "INFO"}  # Prefect adds its API handler to each (extra loggers)
+    path = workdir / "prefect-logging.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    wanted = {"PREFECT_LOGGING_EXTRA_LOGGERS": EXTRA_LOGGERS, "PREFECT_LOGGING_SETTINGS_PATH": str(path)}
+    return {k: v for k, v in wanted.items() if not os.environ.get(k)}
+
+
+def alert_automations(deployment_id, spec: dict, data_dir: Path, notify_block_id=None) -> list:
+    """The automations of a served deployment: a run failed; reconciliation mismatches persist (both the flow's
+    events, `flows.alerts`); no run completed within twice the interval (stale: also a run that crashed). Each
+    sends a notification through the block `notify_block_id` when given, else only shows as triggered in the
+    Prefect UI (Automations, Event feed)."""
+    from prefect.events.actions import DoNothing, SendNotification
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+
+    from flows import alerts
+
+    def action(body: str):
+        if notify_block_id is None:
+            return DoNothing()
+        return SendNotification(block_document_id=notify_block_id, subject=f"smsetl: {body}", body=body)
+
+    ours = {"prefect.resource.role": "deployment", "prefect.resource.id": f"prefect.deployment.{deployment_id}"}
+    stale_after = timedelta(seconds=2 * spec["schedules"][0]["interval"])
+    label = f"{spec['name']} ({data_dir})"
+    return [
+        AutomationCore(name=f"smsetl {label}: a sync failed", actions=[action(f"a sync of {data_dir} failed")],
+                       trigger=EventTrigger(expect={alerts.FAILED_EVENT}, match=alerts.resource(data_dir),
+                                            posture=Posture.Reactive, threshold=1)),
+        AutomationCore(name=f"smsetl {label}: mismatches persist",
+                       actions=[action(f"reconciliation mismatches persist in {data_dir}")],
+                       trigger=EventTrigger(expect={alerts.MISMATCH_EVENT}, match=alerts.resource(data_dir),
+                                            posture=Posture.Reactive, threshold=1)),
+        AutomationCore(name=f"smsetl {label}: data is stale",
+                       actions=[action(f"no sync of {data_dir} completed within {stale_after}")],
+                       trigger=EventTrigger(expect={"prefect.flow-run.Completed"}, match_related=ours,
+                                            posture=Posture.Proactive, threshold=1, within=stale_after)),
+    ]
+
+
+def create_automations(automations: list) -> None:
+    """Create `automations`, replacing those of the same names (so a restarted `serve` does not add copies)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        for automation in automations:
+            for old in client.read_automations_by_name(name=automation.name):
+                client.delete_automation(old.id)
+            client.create_automation(automation)
+
+
+def notify_block_id(name: str):
+    """The id of the notification block `type-slug/name` (e.g. `slack-webhook/ops`), made in the Prefect UI."""
+    from prefect.blocks.core import Block
+
+    try:
+        return Block.load(name)._block_document_id
+    except (ValueError, RuntimeError) as exc:
+        raise ServeError(f"--notify {name!r}: no such notification block ({exc}); create one in the Prefect UI "
+                         "(Blocks) and give it as TYPE/NAME, e.g. slack-webhook/ops") from None
+
+
+def serve(data_dir: Path, every_minutes: float = DEFAULT_EVERY_MINUTES, nightly_at: str | None = DEFAULT_NIGHTLY_AT,
+          name: str = DEFAULT_NAME, alerts: bool = True, notify: str | None = None) -> None:
+    """Serve the sync of `data_dir` on its schedules until interrupted (the server must be up: `check_server`)."""
+    from prefect import serve as prefect_serve
+
+    spec = deployment_spec(str(Path(data_dir).resolve()), every_minutes, nightly_at, name)
+    check_server()
+    block_id = notify_block_id(notify) if notify else None
+    with tempfile.TemporaryDirectory(prefix="smsetl-serve-") as workdir:
+        os.environ.update(run_environment(Path(workdir)))  # for the runs, which are child processes
+        deployment = to_deployment(spec)
+        if alerts:
+            deployment_id = deployment.apply()
+            create_automations(alert_automations(deployment_id, spec, Path(data_dir).resolve(), block_id))
+        prefect_serve(deployment)

@@ -1,0 +1,136 @@
+"""`smsetl serve` against a real local Prefect server: a scheduled run fires, syncs the sandbox and completes;
+once the gateway stops, a run fails and the failure automation triggers.
+
+Slow (a Prefect server with a fresh database, ~40 s here, then a scheduled run): one test. It is skipped, with
+the reason, when the server does not start within its timeout."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sandbox.process import SandboxProcess, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SERVER_TIMEOUT = 120  # seconds: a fresh database is migrated first
+RUN_TIMEOUT = 90
+
+
+def _api(url: str, path: str, body: dict | None = None):
+    request = urllib.request.Request(url + path, data=json.dumps(body or {}).encode(),
+                                     headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def prefect_server(tmp_path):
+    """`prefect server start` on a free loopback port with its own PREFECT_HOME; yields its API URL."""
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "DO_NOT_TRACK": "1",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    log = open(tmp_path / "server.log", "w")
+    process = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + SERVER_TIMEOUT
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    _stop(process)
+                    pytest.skip(f"the local Prefect server did not start within {SERVER_TIMEOUT} s (exit code "
+                                f"{process.poll()}); its log: {(tmp_path / 'server.log').read_text()[-500:]}")
+                time.sleep(0.5)
+        yield url, env
+    finally:
+        _stop(process)
+        log.close()
+
+
+def _wait(what: str, served: subprocess.Popen, log: Path, check):
+    """Poll `check()` every 2 s until it returns something true; fail naming `what` after RUN_TIMEOUT."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline and served.poll() is None:
+        time.sleep(2)
+        if found := check():
+            return found
+    pytest.fail(f"{what} within {RUN_TIMEOUT} s; `smsetl serve` said: {log.read_text()[-3000:]}")
+
+
+def test_a_served_schedule_fires_syncs_the_sandbox_and_alerts_when_the_gateway_goes(prefect_server, tmp_path):
+    from sandbox import SANDBOX_API_KEY
+
+    url, server_env = prefect_server
+    data_dir, serve_log = tmp_path / "data", tmp_path / "serve.log"
+
+    def runs(state_type: str) -> list:
+        found = _api(url, "/flow_runs/filter", {"deployments": {"name": {"any_": ["test"]}}})
+        return [r for r in found if r["state_type"] == state_type]
+
+    def failure_alerts() -> list:
+        events = _api(url, "/events/filter", {"filter": {"event": {"name": ["prefect.automation.triggered"]}}})
+        return [e for e in events["events"] if e["resource"]["prefect.resource.name"].endswith("a sync failed")]
+
+    with open(serve_log, "w") as log:
+        sandbox = SandboxProcess(seed=5, campaigns=5, messages=300, now=datetime(2026, 11, 1, 12, 0),
+                                 timezone="Asia/Almaty", startup_timeout=60)
+        env = {**server_env, "PREFECT_API_URL": url, "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+               "SMS_API_URL": sandbox.url, "SMS_API_KEY": SANDBOX_API_KEY, "SMS_TIMEZONE": "Asia/Almaty",
+               "SMS_RATE_LIMIT": "none", "SMS_PII_KEY_FILE": str(tmp_path / "pii-key")}
+        with sandbox:
+            served = subprocess.Popen([str(BIN / "smsetl"), "serve", "--data-dir", str(data_dir), "--every-minutes",
+                                       "0.25", "--nightly-at", "off", "--name", "test"],
+                                      env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            try:
+                completed = _wait("no scheduled run completed", served, serve_log, lambda: runs("COMPLETED"))
+            except BaseException:
+                _stop(served)
+                raise
+        try:  # the gateway is gone: the next scheduled run fails, and says so
+            _wait("no run failed once the gateway stopped", served, serve_log, lambda: runs("FAILED"))
+            _wait("the failure automation did not trigger", served, serve_log, failure_alerts)
+        finally:
+            _stop(served)
+
+    run = completed[0]
+    assert run["auto_scheduled"] and run["parameters"] == {"data_dir": str(data_dir)}
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*) from sync_runs where outcome = 'success'").fetchone()[0] >= 1
+        assert con.execute("select count(*) from campaign_metrics").fetchone()[0] > 0
+    finally:
+        con.close()
+    logs = _api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
+    assert any(entry["name"] == "smsetl.sync" for entry in logs), "the sync's own log lines reach the run's logs"
+    failed = runs("FAILED")[0]
+    logs = _api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [failed["id"]]}}})
+    assert any(e["name"] == "smsetl.alerts" and "last refreshed at" in e["message"] for e in logs)
+    deployment = _api(url, "/deployments/filter", {"deployments": {"name": {"any_": ["test"]}}})[0]
+    assert deployment["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+    assert deployment["global_concurrency_limit"]["limit"] == 1
+    names = {a["name"] for a in _api(url, "/automations/filter")}
+    assert {f"smsetl test ({data_dir}): {what}" for what in ("a sync failed", "mismatches persist",
+                                                             "data is stale")} <= names
