@@ -9,6 +9,7 @@ Secrets are `SecretStr`: their repr, and anything that logs a `Settings`, shows 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError
@@ -34,6 +35,7 @@ class Settings(BaseSettings):
     pii_key_file: str = Field("", alias="SMS_PII_KEY_FILE")
     xdg_config_home: str = Field("", alias="XDG_CONFIG_HOME")  # where the PII key file goes by default
     workers: int = Field(4, alias="SMSETL_WORKERS", ge=1, le=64)
+    account_workers: int = Field(2, alias="SMSETL_ACCOUNT_WORKERS", ge=1, le=64)  # accounts synced at once
     duckdb_memory: str = Field("512MB", alias="SMSETL_DUCKDB_MEMORY")
 
     def client_env(self) -> dict[str, str]:
@@ -63,20 +65,22 @@ def load(**values) -> Settings:
         raise SettingsError("; ".join(problems) + " (see the README's configuration table)") from None
 
 
-_active: Settings | None = None
+# A context variable, not a global: a multi-account sync (`flows.accounts`) runs each account's sync in a thread of
+# its own with that account's settings, and Prefect's task threads inherit their submitter's context.
+_active: ContextVar[Settings | None] = ContextVar("smsetl_settings", default=None)
 
 
 def current() -> Settings:
     """The settings this process runs with: the activated ones, else the environment's, read now."""
-    return _active if _active is not None else load()
+    active = _active.get()
+    return active if active is not None else load()
 
 
 @contextmanager
 def activated(settings: Settings):
     """Run with `settings` as `current()` (the CLI's flags over the environment), then restore the previous."""
-    global _active
-    previous, _active = _active, settings
+    token = _active.set(settings)
     try:
         yield settings
     finally:
-        _active = previous
+        _active.reset(token)

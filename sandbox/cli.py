@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--now", default=None, help="account-local 'YYYY-MM-DD HH:MM:SS' (default: wall clock)")
     parser.add_argument("--timezone", default="Asia/Almaty")
+    parser.add_argument("--api-key", default=SANDBOX_API_KEY,
+                        help="the account's API key: any other is answered code 8 (default: the sandbox's own); "
+                             "one sandbox per account, each on its port (its domain), with its --seed and key")
     f = parser.add_argument_group("faults (rates are per call, 0..1, reproducible from --seed)")
     f.add_argument("--rate-limit", type=float, default=0.0, help="calls/s allowed per method (code 30)")
     f.add_argument("--rate-limit-method", action="append", default=[], metavar="MODULE/METHOD=N",
@@ -55,6 +58,7 @@ def run(args) -> int:
         now = datetime.now(ZoneInfo(args.timezone)).replace(tzinfo=None, second=0, microsecond=0)
     sb = Sandbox.generate(seed=args.seed, campaigns=args.campaigns, messages=args.messages, now=now,
                           timezone=args.timezone)
+    sb.api_key = args.api_key
     faults = faults_from_args(args)
     wrong = 0
     if args.wrong_port is not None:
@@ -62,12 +66,12 @@ def run(args) -> int:
     server = sb.serve(port=args.port, faults=faults, host=args.host, wrong_port=wrong)
     truth = sb.ground_truth()
     print(f"sandbox gateway: {server.url}")
-    print(f"  API key:   {SANDBOX_API_KEY}")
+    print(f"  API key:   {sb.api_key}")
     print(f"  time zone: {args.timezone}, clock at {sb.clock.now:%Y-%m-%d %H:%M:%S}")
     print(f"  serving:   {len(truth)} campaigns visible of {sb.n_campaigns()}, "
           f"{sum(t.messages_total for t in truth.values())} messages visible of {len(sb.m_camp)}, "
           f"{len(sb.l_code)} short links, {len(sb.k_t)} clicks in total")
-    print(f"  example:   {server.url}/service/Campaign/List?output=json&api=v1&apiKey={SANDBOX_API_KEY}")
+    print(f"  example:   {server.url}/service/Campaign/List?output=json&api=v1&apiKey={sb.api_key}")
     print(f"  admin:     GET/POST {server.url}/admin/clock (advance=SECONDS | now=YYYY-MM-DD HH:MM:SS), "
           f"GET/POST {server.url}/admin/faults (JSON), GET {server.url}/admin/stats")
     if server.wrong_url:

@@ -62,6 +62,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(f"smsetl sync: --since {args.since:%Y-%m-%d} is not before --until {args.until:%Y-%m-%d}:"
               " swap them, or drop one", file=sys.stderr)
         return 2
+    if args.accounts:  # many accounts, each in <data dir>/accounts/<name>/: smsetl/accounts.py
+        from smsetl.accounts import sync_accounts
+
+        return sync_accounts(args, data_dir_from(args))
+    from smsetl.accounts import single_account_refusal
+
+    if refusal := single_account_refusal(data_dir_from(args), "sync"):
+        print(f"smsetl sync: {refusal}", file=sys.stderr)
+        return 2
     # A bad SMS_PII, or a mode the data directory does not hold, fails here, before the API or Prefect.
     privacy.check_sync(data_dir_from(args))
     # A missing key, URL or zone, a bad key or a wrong domain fails here, before Prefect starts.
@@ -170,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", type=_date,
                    help="campaigns created before this date, 00:00 UTC (default: now, plus a day of clock slack)")
     _add_pii_flag(p, "; must be the mode the data directory holds")
+    p.add_argument("--accounts", metavar="FILE", help="sync every account of this TOML file, each into <data dir>/"
+                                                      "accounts/<name>/, then the combined warehouse")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("serve", help="run the sync on schedules against a Prefect server (flows/serve.py)",

@@ -26,7 +26,14 @@ def run(args: argparse.Namespace, out=None) -> int:
     from smsetl.metrics import warehouse_path
 
     out = out if out is not None else sys.stdout
+    from storage.combined import is_combined
+
     data_dir = warehouse_path(getattr(args, "data_dir", None)).parent
+    if accounts := is_combined(data_dir):  # its campaigns' ids may repeat across accounts: one page per account
+        print(f"smsetl report: {data_dir} holds the combined warehouse of {len(accounts)} accounts; the report is "
+              f"per account: run `smsetl report --data-dir {data_dir / 'accounts' / accounts[0]}` (each account's "
+              f"sync also writes its own report.html there)", file=sys.stderr)
+        return 2
     try:
         path = write_report(data_dir, getattr(args, "out", None), getattr(args, "campaign", None))
     except (ReportError, FileNotFoundError) as exc:

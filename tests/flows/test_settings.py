@@ -102,7 +102,7 @@ def test_activated_settings_are_restored_after_use():
         with activated(inner):
             assert current().workers == 9
         assert current().workers == 2
-    assert settings._active is None
+    assert settings._active.get() is None
 
 
 def test_the_sandbox_rate_limit_flag_is_the_emulators_fault_not_the_clients_setting(monkeypatch):

@@ -1,0 +1,162 @@
+"""The `sync-accounts` flow: one sync fanned out across the accounts of an accounts file, then the combined
+warehouse.
+
+Each account is a data directory of its own, `<data dir>/accounts/<name>/`, synced by the single-account `sync`
+flow (`flows.sync`) unchanged, as a subflow of one task per account, with that account's settings
+(`flows.settings.activated`: its URL, key, zone and rate limit over the process's settings). So each account
+has its own raw store, lake, warehouse, sync lock, learned rate limits (`rate-limits.json`: a gateway's limits
+are per account) and PII record, and a failure stays in its account: a bad key fails that account's task with
+its message while the others complete. Then `storage.combined` builds `<data dir>/warehouse.duckdb` from every
+account's warehouse (each row with its `account`; an account whose sync failed contributes its last published
+warehouse, and the `accounts` table says it failed), and the flow fails, naming the failed accounts, if any did.
+
+The key never becomes a parameter (Prefect stores those): the task gets the account's entry (name, URL, zone,
+where its key is) and reads the key itself (`account_config.resolve_key`). The accounts run on a thread pool
+of `SMSETL_ACCOUNT_WORKERS` threads (each account's sync has its own `SMSETL_WORKERS` extraction threads).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote_plus
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows import account_config
+from flows.account_config import Account
+from flows.settings import Settings, activated, current
+from smsapi import SmsApi, redact
+from storage import combined
+
+log = logging.getLogger("smsetl.accounts")
+
+LOCK = ".sync-accounts.lock"
+
+
+class AccountSyncError(RuntimeError):
+    """One account's sync failed; the message names the account, the cause and the fix (never the key)."""
+
+
+class AccountsFailed(RuntimeError):
+    """Some accounts failed (the others were synced and combined). `results` holds every account's outcome."""
+
+    def __init__(self, results: list[dict]):
+        self.results = results
+        failed = [r for r in results if r["outcome"] != "succeeded"]
+        super().__init__(f"{len(failed)} of {len(results)} accounts failed: "
+                         + "; ".join(f"{r['account']}: {r['error']}" for r in failed))
+
+
+class AccountPool(ThreadPoolTaskRunner):
+    """Accounts synced at once: `SMSETL_ACCOUNT_WORKERS` when a run starts."""
+
+    def __enter__(self):
+        self._max_workers = current().account_workers
+        return super().__enter__()
+
+    def duplicate(self) -> AccountPool:
+        return type(self)()
+
+
+def account_settings(base: Settings, account: Account, data_dir: Path) -> Settings:
+    """The settings account `account` syncs with: its URL, key, zone, rate limit (else the base's) and data
+    directory over `base`. Reads the key (`resolve_key`)."""
+    return base.with_flags(api_url=account.api_url, api_key=account_config.resolve_key(account),
+                           timezone=account.timezone, rate_limit=account.rate_limit or None,
+                           data_dir=combined.account_dir(data_dir, account.name))
+
+
+def sync_one(account: Account, data_dir: str, since: datetime | None = None, until: datetime | None = None) -> dict:
+    """Sync one account into its own data directory and return the run summary; AccountSyncError otherwise.
+
+    The key, URL and domain are tried with one cheap call first, so a bad key fails in a second, before the
+    subflow starts (as `smsetl sync` does), and writes nothing."""
+    from flows.sync import sync
+
+    key = ""
+    try:
+        settings = account_settings(current(), account, Path(data_dir))
+        key = settings.api_key.get_secret_value()
+        with activated(settings):
+            with SmsApi.from_env(settings.client_env()) as api:
+                api.get_balance()
+            return sync(str(settings.data_dir), since=since, until=until)
+    except Exception as exc:
+        raise AccountSyncError(account_message(account, exc, key)) from None
+
+
+def account_message(account: Account, exc: BaseException, key: str = "") -> str:
+    """`exc` as said of `account`: the variables a single-account message names (SMS_API_KEY, SMS_API_URL) become
+    where this account's values come from; the key, if it shows up at all, is redacted."""
+    text = str(exc) if isinstance(exc, account_config.AccountConfigError) else f"{exc}"
+    text = (text.replace("SMS_API_KEY", f"the key in {account.key_source}")
+            .replace("SMS_API_URL", f"account {account.name}'s api_url in the accounts file")
+            .replace("SMS_TIMEZONE", f"account {account.name}'s timezone in the accounts file"))
+    prefix = "" if text.startswith(f"account {account.name!r}") else f"account {account.name!r}: "
+    return prefix + redact(text, key, quote_plus(key))
+
+
+@task(name="sync-account", task_run_name="sync-{account.name}", cache_policy=NO_CACHE, retries=0)
+def sync_account(account: Account, data_dir: str, since: datetime | None, until: datetime | None) -> dict:
+    """One account's sync, as a task of its own: its state in the UI is the account's."""
+    return sync_one(account, data_dir, since, until)
+
+
+@flow(name="sync-accounts", task_runner=AccountPool(), log_prints=True)
+def sync_accounts(accounts_file: str, data_dir: str, since: datetime | None = None,
+                  until: datetime | None = None) -> list[dict]:
+    """Sync every account of `accounts_file` into `<data_dir>/accounts/<name>/`, then build the combined
+    warehouse. Returns one result per account (`account`, `outcome`, `seconds`, and `summary` or `error`);
+    raises AccountsFailed, after the combined build, when any account failed."""
+    from flows.sync import sync_lock
+
+    accounts = account_config.load(Path(accounts_file))
+    root = Path(data_dir)
+    with sync_lock(root, LOCK):
+        started = {a.name: time.monotonic() for a in accounts}
+        futures = [(a, sync_account.submit(a, data_dir, since, until)) for a in accounts]
+        results = []
+        for account, future in futures:
+            outcome = future.result(raise_on_failure=False)
+            seconds = round(time.monotonic() - started[account.name], 3)
+            if isinstance(outcome, BaseException):
+                error = str(outcome) if isinstance(outcome, AccountSyncError) else account_message(account, outcome)
+                log.warning("%s", error)
+                results.append({"account": account.name, "outcome": "failed", "seconds": seconds, "error": error})
+            else:
+                results.append({"account": account.name, "outcome": "succeeded", "seconds": seconds,
+                                "summary": outcome})
+        states = [combined.AccountState(a.name, a.api_url, a.timezone, r["outcome"], r.get("error", ""))
+                  for a, r in zip(accounts, results)]
+        path = combined.build(root, states, memory_limit=current().duckdb_memory)
+        log.info("combined warehouse of %d accounts: %s", len(states), path)
+    create_markdown_artifact(key="sync-accounts", markdown=format_results(results, markdown=True),
+                             description=f"multi-account sync into {root}")
+    if any(r["outcome"] != "succeeded" for r in results):
+        raise AccountsFailed(results)
+    return results
+
+
+def format_results(results: list[dict], markdown: bool = False) -> str:
+    """One line per account: outcome, time, API calls and rows, or the error."""
+    lines = ["| account | outcome | seconds | API calls | messages added | error |", "|---|---|---:|---:|---:|---|"
+             ] if markdown else []
+    for r in results:
+        s = r.get("summary") or {}
+        calls = s.get("api_calls", "")
+        added = s.get("rows", {}).get("messages", {}).get("added", "") if s else ""
+        if markdown:
+            error = r.get("error", "").replace("|", "\\|")
+            lines.append(f"| {r['account']} | {r['outcome']} | {r['seconds']} | {calls} | {added} | {error} |")
+        elif r["outcome"] == "succeeded":
+            lines.append(f"{r['account']}: succeeded in {r['seconds']} s, {calls} API calls, +{added} messages"
+                         f" (run {s.get('run_id')})")
+        else:
+            lines.append(f"{r['account']}: FAILED after {r['seconds']} s: {r['error']}")
+    return "\n".join(lines)

@@ -1,0 +1,68 @@
+"""`smsetl sync --accounts FILE`: the multi-account sync's command (the flow is `flows.accounts`).
+
+Exit status: 0 when every account synced; 1 when some failed (the others are synced and in the combined
+warehouse; each failure is printed with its cause and fix); 2 when nothing could start (a bad accounts file, a
+flag that belongs in the file, another multi-account sync running).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from storage.combined import ACCOUNTS_DIR
+
+
+def is_multi_account(data_dir: Path) -> bool:
+    """Whether `data_dir` is a multi-account data directory (it holds `accounts/`)."""
+    return (data_dir / ACCOUNTS_DIR).is_dir()
+
+
+def single_account_refusal(data_dir: Path, command: str) -> str | None:
+    """The message for a single-account `command` aimed at a multi-account data directory, else None."""
+    if not is_multi_account(data_dir):
+        return None
+    names = sorted(p.name for p in (data_dir / ACCOUNTS_DIR).iterdir() if p.is_dir())
+    example = data_dir / ACCOUNTS_DIR / (names[0] if names else "NAME")
+    return (f"{data_dir} is a multi-account data directory (accounts: {', '.join(names) or 'none yet'}): run "
+            f"`smsetl {command} --accounts FILE --data-dir {data_dir}`, or name one account's directory, e.g. "
+            f"--data-dir {example}")
+
+
+def sync_accounts(args: argparse.Namespace, data_dir: Path) -> int:
+    from flows import account_config, privacy
+    from flows.accounts import AccountsFailed, format_results
+    from flows.accounts import sync_accounts as flow
+
+    for flag in ("api_url", "timezone"):
+        if getattr(args, flag, None):
+            print(f"smsetl sync: --{flag.replace('_', '-')} does not go with --accounts: each account's is in "
+                  f"{args.accounts}", file=sys.stderr)
+            return 2
+    if (data_dir / "lake").exists() or (data_dir / "raw").exists():
+        print(f"smsetl sync: {data_dir} holds a single account's data (raw/, lake/): give the accounts their own "
+              "data directory (--data-dir), or move this one to <data dir>/accounts/<name>/", file=sys.stderr)
+        return 2
+    try:
+        accounts = account_config.load(Path(args.accounts))
+    except account_config.AccountConfigError as exc:
+        print(f"smsetl sync: {exc}", file=sys.stderr)
+        return 2
+    privacy.mode_from_env()  # a bad SMS_PII fails at once, before Prefect starts
+    print(f"syncing {len(accounts)} accounts into {data_dir / ACCOUNTS_DIR}: {', '.join(a.name for a in accounts)}",
+          flush=True)
+    try:
+        results = flow(str(args.accounts), str(data_dir), since=args.since, until=args.until)
+    except AccountsFailed as exc:
+        print(format_results(exc.results))
+        print(f"combined warehouse: {data_dir / 'warehouse.duckdb'}")
+        failed = [r for r in exc.results if r["outcome"] != "succeeded"]
+        print(f"smsetl sync: {len(failed)} of {len(exc.results)} accounts failed: "
+              + ", ".join(r["account"] for r in failed), file=sys.stderr)
+        for r in failed:
+            print(f"  {r['error']}", file=sys.stderr)
+        return 1
+    print(format_results(results))
+    print(f"combined warehouse: {data_dir / 'warehouse.duckdb'}")
+    return 0
