@@ -18,7 +18,7 @@ of `SMSETL_ACCOUNT_WORKERS` threads (each account's sync has its own `SMSETL_WOR
 from __future__ import annotations
 
 import logging
-import time
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote_plus
@@ -33,10 +33,27 @@ from flows.account_config import Account
 from flows.settings import Settings, activated, current
 from smsapi import SmsApi, redact
 from storage import combined
+from transforms.schema import RUN_FAILED, RUN_SUCCEEDED
 
 log = logging.getLogger("smsetl.accounts")
 
 LOCK = ".sync-accounts.lock"
+
+# The account whose sync runs in this context: log records made in it are prefixed `[name] `, so that the
+# interleaved lines of accounts synced at once say whose they are (the extract threads inherit the context).
+_account: ContextVar[str | None] = ContextVar("smsetl_account", default=None)
+_make_record = logging.getLogRecordFactory()
+
+
+def _record_with_account(*args, **kwargs) -> logging.LogRecord:
+    record = _make_record(*args, **kwargs)
+    name = _account.get()
+    if name is not None and isinstance(record.msg, str):
+        record.msg = f"[{name}] {record.msg}"
+    return record
+
+
+logging.setLogRecordFactory(_record_with_account)
 
 
 class AccountSyncError(RuntimeError):
@@ -48,7 +65,7 @@ class AccountsFailed(RuntimeError):
 
     def __init__(self, results: list[dict]):
         self.results = results
-        failed = [r for r in results if r["outcome"] != "succeeded"]
+        failed = [r for r in results if r["outcome"] != RUN_SUCCEEDED]
         super().__init__(f"{len(failed)} of {len(results)} accounts failed: "
                          + "; ".join(f"{r['account']}: {r['error']}" for r in failed))
 
@@ -80,6 +97,7 @@ def sync_one(account: Account, data_dir: str, since: datetime | None = None, unt
     from flows.sync import sync
 
     key = ""
+    token = _account.set(account.name)
     try:
         settings = account_settings(current(), account, Path(data_dir))
         key = settings.api_key.get_secret_value()
@@ -89,6 +107,8 @@ def sync_one(account: Account, data_dir: str, since: datetime | None = None, unt
             return sync(str(settings.data_dir), since=since, until=until)
     except Exception as exc:
         raise AccountSyncError(account_message(account, exc, key)) from None
+    finally:
+        _account.reset(token)
 
 
 def account_message(account: Account, exc: BaseException, key: str = "") -> str:
@@ -112,51 +132,49 @@ def sync_account(account: Account, data_dir: str, since: datetime | None, until:
 def sync_accounts(accounts_file: str, data_dir: str, since: datetime | None = None,
                   until: datetime | None = None) -> list[dict]:
     """Sync every account of `accounts_file` into `<data_dir>/accounts/<name>/`, then build the combined
-    warehouse. Returns one result per account (`account`, `outcome`, `seconds`, and `summary` or `error`);
+    warehouse. Returns one result per account (`account`, `outcome`: `success` or
+    `failed` as in `sync_runs`, and the run's `summary` or the `error`);
     raises AccountsFailed, after the combined build, when any account failed."""
     from flows.sync import sync_lock
 
     accounts = account_config.load(Path(accounts_file))
     root = Path(data_dir)
     with sync_lock(root, LOCK):
-        started = {a.name: time.monotonic() for a in accounts}
         futures = [(a, sync_account.submit(a, data_dir, since, until)) for a in accounts]
         results = []
         for account, future in futures:
             outcome = future.result(raise_on_failure=False)
-            seconds = round(time.monotonic() - started[account.name], 3)
             if isinstance(outcome, BaseException):
                 error = str(outcome) if isinstance(outcome, AccountSyncError) else account_message(account, outcome)
                 log.warning("%s", error)
-                results.append({"account": account.name, "outcome": "failed", "seconds": seconds, "error": error})
+                results.append({"account": account.name, "outcome": RUN_FAILED, "error": error})
             else:
-                results.append({"account": account.name, "outcome": "succeeded", "seconds": seconds,
-                                "summary": outcome})
+                results.append({"account": account.name, "outcome": RUN_SUCCEEDED, "summary": outcome})
         states = [combined.AccountState(a.name, a.api_url, a.timezone, r["outcome"], r.get("error", ""))
                   for a, r in zip(accounts, results)]
         path = combined.build(root, states, memory_limit=current().duckdb_memory)
         log.info("combined warehouse of %d accounts: %s", len(states), path)
     create_markdown_artifact(key="sync-accounts", markdown=format_results(results, markdown=True),
                              description=f"multi-account sync into {root}")
-    if any(r["outcome"] != "succeeded" for r in results):
+    if any(r["outcome"] != RUN_SUCCEEDED for r in results):
         raise AccountsFailed(results)
     return results
 
 
 def format_results(results: list[dict], markdown: bool = False) -> str:
-    """One line per account: outcome, time, API calls and rows, or the error."""
+    """One line per account: its run's duration, API calls and new messages, or the error."""
     lines = ["| account | outcome | seconds | API calls | messages added | error |", "|---|---|---:|---:|---:|---|"
              ] if markdown else []
     for r in results:
         s = r.get("summary") or {}
-        calls = s.get("api_calls", "")
-        added = s.get("rows", {}).get("messages", {}).get("added", "") if s else ""
+        seconds, calls = s.get("duration_s", ""), s.get("api_calls", "")
+        added = s.get("rows", {}).get("messages", {}).get("added", 0)
         if markdown:
             error = r.get("error", "").replace("|", "\\|")
-            lines.append(f"| {r['account']} | {r['outcome']} | {r['seconds']} | {calls} | {added} | {error} |")
-        elif r["outcome"] == "succeeded":
-            lines.append(f"{r['account']}: succeeded in {r['seconds']} s, {calls} API calls, +{added} messages"
+            lines.append(f"| {r['account']} | {r['outcome']} | {seconds} | {calls} | {added} | {error} |")
+        elif r["outcome"] == RUN_SUCCEEDED:
+            lines.append(f"{r['account']}: synced in {seconds} s, {calls} API calls, +{added:,} messages"
                          f" (run {s.get('run_id')})")
         else:
-            lines.append(f"{r['account']}: FAILED after {r['seconds']} s: {r['error']}")
+            lines.append(f"{r['account']}: FAILED: {r['error']}")
     return "\n".join(lines)

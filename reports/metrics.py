@@ -22,7 +22,8 @@ def has_view(con, name: str) -> bool:
 
 
 def render_campaign_metrics(con, campaign_id: int | None = None, fmt: str = "table") -> str:
-    """The `campaign_metrics` rows (one campaign, or all ordered by campaign_id) rendered as `fmt`."""
+    """The `campaign_metrics` rows (one campaign, or all ordered by campaign_id, by account first in a combined
+    warehouse) rendered as `fmt`."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     sql = "select * from campaign_metrics"
@@ -30,7 +31,9 @@ def render_campaign_metrics(con, campaign_id: int | None = None, fmt: str = "tab
     if campaign_id is not None:
         sql += " where campaign_id = ?"
         params.append(campaign_id)
-    cursor = con.execute(sql + " order by campaign_id", params)
+    columns = [d[0] for d in con.execute("select * from campaign_metrics limit 0").description]
+    order = "account, campaign_id" if "account" in columns else "campaign_id"  # a combined warehouse's (many accounts)
+    cursor = con.execute(f"{sql} order by {order}", params)
     columns = [d[0] for d in cursor.description]
     rows = cursor.fetchall()
     return render_rows(columns, rows, fmt)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from storage.combined import ACCOUNTS_DIR
+from transforms.schema import RUN_SUCCEEDED
 
 
 def is_multi_account(data_dir: Path) -> bool:
@@ -34,6 +35,7 @@ def sync_accounts(args: argparse.Namespace, data_dir: Path) -> int:
     from flows import account_config, privacy
     from flows.accounts import AccountsFailed, format_results
     from flows.accounts import sync_accounts as flow
+    from flows.sync import sync_lock
 
     for flag in ("api_url", "timezone"):
         if getattr(args, flag, None):
@@ -52,12 +54,13 @@ def sync_accounts(args: argparse.Namespace, data_dir: Path) -> int:
     privacy.mode_from_env()  # a bad SMS_PII fails at once, before Prefect starts
     print(f"syncing {len(accounts)} accounts into {data_dir / ACCOUNTS_DIR}: {', '.join(a.name for a in accounts)}",
           flush=True)
-    try:
-        results = flow(str(args.accounts), str(data_dir), since=args.since, until=args.until)
+    try:  # a second multi-account sync fails here, at once, not after Prefect starts; the flow locks too
+        with sync_lock(data_dir, ".sync-accounts-cli.lock"):
+            results = flow(str(args.accounts), str(data_dir), since=args.since, until=args.until)
     except AccountsFailed as exc:
         print(format_results(exc.results))
         print(f"combined warehouse: {data_dir / 'warehouse.duckdb'}")
-        failed = [r for r in exc.results if r["outcome"] != "succeeded"]
+        failed = [r for r in exc.results if r["outcome"] != RUN_SUCCEEDED]
         print(f"smsetl sync: {len(failed)} of {len(exc.results)} accounts failed: "
               + ", ".join(r["account"] for r in failed), file=sys.stderr)
         for r in failed:

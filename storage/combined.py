@@ -8,8 +8,8 @@ under `accounts/<name>/`):
   from its rows alone, exactly as in its own warehouse (ids of two accounts may collide: nothing joins across);
 - in `main`, every base table and view again as a view `select 'acme' as account, * from "acme".<name> union
   all ...`, so `select account, sum(delivered) from campaign_metrics group by 1` reads all accounts at once;
-- `accounts`: one row per account, with the outcome of its last sync (`succeeded`, or `failed` and its error)
-  and the `as_of` of the data it holds.
+- `accounts`: one row per account, with the outcome of this run's sync of it (`success`, or `failed` and its
+  error, as in `sync_runs`) and the `as_of` of the data it holds (its last successful run's).
 
 Copies, not views over the accounts' files: the combined file is self-contained, a reader needs nothing
 attached, and it is built beside the published one and renamed over it, like an account's warehouse
@@ -29,6 +29,7 @@ from storage import schema
 from storage.lake import sql_literal
 from storage.views import apply_views
 from storage.warehouse import WAREHOUSE_FILE
+from transforms.schema import RUN_SUCCEEDED
 
 ACCOUNTS_DIR = "accounts"
 ACCOUNTS_TABLE = "accounts"
@@ -42,7 +43,7 @@ class AccountState:
     name: str
     api_url: str
     timezone: str
-    outcome: str  # succeeded | failed
+    outcome: str  # as in sync_runs: success | failed
     error: str = ""
 
 
@@ -74,7 +75,7 @@ def build(data_dir: Path, accounts: list[AccountState], memory_limit: str = "512
             if source.exists():
                 names = _copy_account(con, account.name, source)
                 as_of = con.execute(f"select max(as_of) from {_ident(account.name)}.sync_runs "
-                                    "where outcome = 'succeeded'").fetchone()[0]
+                                    "where outcome = ?", [RUN_SUCCEEDED]).fetchone()[0]
                 held.append(account.name)
             con.execute(f"insert into {ACCOUNTS_TABLE} values (?, ?, ?, ?, ?, ?, ?)",
                         [account.name, account.api_url, account.timezone, account.outcome, account.error or None,
@@ -121,7 +122,7 @@ def is_combined(data_dir: Path) -> list[str] | None:
                             "schema_name = 'main' and table_name = ?", [ACCOUNTS_TABLE]).fetchone()[0]
         if not found:
             return None
-        return [r[0] for r in con.execute(f"select account from warehouse.main.{ACCOUNTS_TABLE} order by 1")]
+        return [r[0] for r in con.execute(f"select account from warehouse.main.{ACCOUNTS_TABLE} order by 1").fetchall()]
     finally:
         con.close()
 
