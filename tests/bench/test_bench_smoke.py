@@ -80,3 +80,32 @@ def test_the_apis_minimum_is_full_pages_and_batches_of_what_was_fetched():
     floor = {"campaigns": 193, "links_listed": 120, "links_with_clicks": 72, "messages": 184_612}
     # 2 pages of campaigns + 193 GetLinks + 2 pages of links + 3 types x 15 GetStats + 1,847 pages of messages
     assert bench.api_minimum(floor, stats_types=3) == 2 + 193 + 2 + 45 + 1847
+
+
+def test_the_metrics_scale_bench_builds_a_warehouse_without_the_api_and_times_every_view(tmp_path, monkeypatch, capsys):
+    bench = _load("metrics_scale")
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
+    keep = tmp_path / "data"
+    assert bench.main(["--messages", "3000", "--campaigns", "30", "--repeat", "2", "--keep", str(keep)]) == 0
+    (out,) = (tmp_path / "results").glob("metrics-*.json")
+    figures = json.loads(out.read_text())
+    assert figures["rows"]["messages"] == 3000 and figures["rows"]["campaigns"] == 30
+    assert set(figures["timings"]) == set(bench.VIEWS)
+    assert all(len(t["runs_s"]) == 2 and t["min_s"] <= t["median_s"] for t in figures["timings"].values())
+    assert "campaign_metrics median" in capsys.readouterr().out
+
+    # The generated tables are what a sync would have stored: every campaign's counters agree with its
+    # messages, every message falls in one of the eight status counts, and the links carry clicks.
+    import duckdb
+    con = duckdb.connect(str(keep / "warehouse.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*), count_if(is_consistent) from reconciliation").fetchone() == (30, 30)
+        total, counted, clicks = con.execute("""
+            select sum(messages_total), sum(pending + partially_delivered + delivered + undelivered + rejected
+                                            + expired + deleted + unknown), sum(clicks) from campaign_metrics
+        """).fetchone()
+        assert total == counted == 3000 and clicks > 0
+        statuses = {s for (s,) in con.execute("select distinct status::varchar from messages").fetchall()}
+        assert {"DELIVRD", "UNDELIV", "EXPIRED", "ACCEPTD", "UNKNOWN"} <= statuses
+    finally:
+        con.close()
