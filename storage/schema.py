@@ -25,19 +25,38 @@ def duckdb_type(arrow_type: pa.DataType) -> str:
     return names[arrow_type]
 
 
-def table_ddl(name: str) -> str:
-    """`create table` for one base table: its columns in order, then its primary key."""
+def table_ddl(name: str, primary_key: bool = True) -> str:
+    """`create table` for one base table: its columns in order, then its primary key (unless told not to)."""
     table = TABLES[name]
     columns = [f"{col} {table.sql_types.get(col) or duckdb_type(t)}" for col, t in table.columns]
-    columns.append(f"primary key ({', '.join(table.key)})")
+    if primary_key:
+        columns.append(f"primary key ({', '.join(table.key)})")
     return f"create table {name} ({', '.join(columns)})"
 
 
 WAREHOUSE_TABLES = [name for name, table in TABLES.items() if table.in_warehouse]
 
 
-def create_tables(con) -> None:
+def create_tables(con, primary_keys: bool = True) -> None:
     """Create the enum and every base table, empty, on a DuckDB connection."""
     con.execute(ENUM_DDL)
     for name in WAREHOUSE_TABLES:
-        con.execute(table_ddl(name))
+        con.execute(table_ddl(name, primary_keys))
+
+
+def check_keys(con) -> None:
+    """Raise if any base table holds two rows of one key: what a primary key would refuse, checked by an
+    aggregate (which spills to disk under DuckDB's memory cap) instead of an index (which must fit in it)."""
+    for name in WAREHOUSE_TABLES:
+        key = ", ".join(TABLES[name].key)
+        (nulls,) = con.execute(f"select count(*) from {name} where "
+                               + " or ".join(f"{k} is null" for k in TABLES[name].key)).fetchone()
+        if nulls:
+            raise ValueError(f"warehouse table {name} holds {nulls} rows with a NULL in its key ({key}): the lake "
+                             "under it is inconsistent; run `smsetl rebuild` to rebuild lake and warehouse from raw")
+        duplicate = con.execute(f"select {key}, count(*) from {name} group by {key} having count(*) > 1 "
+                                "limit 1").fetchone()
+        if duplicate is not None:
+            raise ValueError(f"warehouse table {name} holds {duplicate[-1]} rows of key ({key}) = "
+                             f"{duplicate[:-1]}: the lake under it is inconsistent; run `smsetl rebuild` "
+                             "to rebuild lake and warehouse from raw")
