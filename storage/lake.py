@@ -11,6 +11,8 @@ each partition either old or new; the merge is idempotent, so the next run repai
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import itertools
 import os
 import shutil
@@ -187,6 +189,7 @@ class Lake:
 
     def merge_run(self, staging_dir: Path, run_id: str) -> dict[str, MergeCounts]:
         """Upsert every staged table of one run into the lake; returns rows added and changed per table."""
+        release_freed_memory()
         counts = {}
         con = self.connect()
         try:
@@ -205,7 +208,7 @@ class Lake:
             for table in MERGE_ORDER:
                 staged = message_parts if table == "messages" else _parts(staging_dir / table)
                 if staged:
-                    counts[table] = self._upsert(con, table, staged)
+                    counts[table] = self._upsert(con, table, staged, staging_dir / "_by_month" / table)
                     con.execute(f"create or replace view {table} as {self.relation_sql(table)}")
                     crashpoint(f"merge.after_table:{table}")
         finally:
@@ -248,42 +251,60 @@ class Lake:
         target.parent.mkdir(parents=True, exist_ok=True)
         columns = ", ".join(f.name for f in ARROW_SCHEMAS["message_status_history"] if f.name != "run_id")
         con.execute(f"""
-            copy (
-                select distinct {columns}, {sql_literal(run_id)} as run_id
+            copy (  -- not `distinct`: the upsert keeps one row per key anyway, and this way the copy streams
+                select {columns}, {sql_literal(run_id)} as run_id
                 from ({_relation_sql(message_parts, "messages")})
                 where status_raw is not null and status_updated_at is not null
             ) to {sql_literal(target)} (format parquet, compression zstd)
         """)
 
-    def _upsert(self, con: duckdb.DuckDBPyConnection, table: str, staged: list[str]) -> MergeCounts:
+    def _upsert(self, con: duckdb.DuckDBPyConnection, table: str, staged: list[str], scratch: Path) -> MergeCounts:
         spec = TABLES[table]
-        deduped = spec.dedupe_sql(_relation_sql(staged, table))
-        if spec.partitioned:
-            deduped = f"""
-                select i.*, coalesce(c.month, 'unknown') as month
-                from ({deduped}) i left join campaign_months c using (campaign_id)
-            """
-        con.execute(f"create or replace temp table incoming as {deduped}")
-        counts = self._count_changes(con, table, spec)
         if not spec.partitioned:
+            con.execute(f"create or replace temp table incoming as {spec.dedupe_sql(_relation_sql(staged, table))}")
+            counts = self._count_changes(con, table, spec)
             directory = self.root / table
             self._write_merged(con, table, spec, _parts(directory), directory / "data.parquet")
             return counts
+        # One month at a time: the staged rows are first split by month (a streaming copy), so DuckDB de-duplicates,
+        # compares and rewrites one month's rows at once, not the run's whole history (a backfill's every month).
+        # A key's month is its campaign's, so a key's versions all fall in one month.
+        remove_tree(scratch)  # a killed merge's split
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(f"""
+            copy (select s.*, coalesce(c.month, 'unknown') as month
+                  from ({_relation_sql(staged, table)}) s left join campaign_months c using (campaign_id))
+            to {sql_literal(scratch)} (format parquet, compression zstd, partition_by (month), overwrite_or_ignore)
+        """)
+        counts = MergeCounts()
+        for month_dir in sorted(scratch.glob("month=*")):
+            month = month_dir.name.removeprefix("month=")
+            con.execute(f"create or replace temp table incoming as select *, {sql_literal(month)} as month "
+                        f"from ({spec.dedupe_sql(_relation_sql(_parts(month_dir), table))})")
+            month_counts = self._count_changes(con, table, spec)
+            counts.added += month_counts.added
+            counts.changed += month_counts.changed
+            self._write_months(con, table, spec, month)
+        con.execute("drop table if exists incoming")
+        remove_tree(scratch)
+        return counts
+
+    def _write_months(self, con, table: str, spec: TableSpec, month: str) -> None:
+        """Rewrite the partition of `month` with the `incoming` rows, and any other partition that held one of
+        their keys (a key whose month changed, its campaign having been unknown, say), less those keys."""
         keys = ", ".join(spec.key)
-        months = {m for (m,) in con.execute("select distinct month from incoming").fetchall()}
+        months = {month}
         if files := self.files(table):
-            # A key whose month changed (its campaign was unknown, say) must leave its old partition too.
             months |= {m for (m,) in con.execute(f"""
                 select distinct e.month
                 from read_parquet({sql_list(files)}, hive_partitioning = true, hive_types_autocast = false) e
                 join incoming i using ({keys}) where e.month <> i.month
             """).fetchall()}
-        for month in sorted(months):
-            directory = self.root / table / f"month={month}"
+        for m in sorted(months):
+            directory = self.root / table / f"month={m}"
             self._write_merged(con, table, spec, _parts(directory), directory / "data.parquet",
-                               incoming_filter=f"where month = {sql_literal(month)}",
-                               moved_out=f"select {keys} from incoming where month <> {sql_literal(month)}")
-        return counts
+                               incoming_filter=f"where month = {sql_literal(m)}",
+                               moved_out=f"select {keys} from incoming where month <> {sql_literal(m)}")
 
     def _count_changes(self, con, table: str, spec: TableSpec) -> MergeCounts:
         join = " and ".join(f"i.{k} = e.{k}" for k in spec.key)
@@ -316,3 +337,15 @@ class Lake:
 
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def release_freed_memory() -> None:
+    """Hand back to the OS what the extraction freed, before a merge. Python's heap (glibc) and Arrow's pool
+    (mimalloc) keep freed blocks for their own reuse, and DuckDB allocates from its own allocator (jemalloc), so
+    without this the merge's memory would come on top of the extraction's high-water mark."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        pass
