@@ -11,6 +11,7 @@ so a wrong reference fails loudly instead of depending on alphabetical luck.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
@@ -69,11 +70,13 @@ def view_names(sql_dir: Path = SQL_DIR) -> list[str]:
     return ordered
 
 
-def apply_views(con, sql_dir: Path = SQL_DIR) -> list[str]:
-    """Create (or replace) every view from `sql_dir` on a DuckDB connection; return their names in order."""
+def apply_views(con, sql_dir: Path = SQL_DIR, materialize: Collection[str] = ()) -> list[str]:
+    """Create (or replace) every view from `sql_dir` on a DuckDB connection; return their names in order.
+    The names in `materialize` are created as tables holding the view's rows instead (same name, same rows)."""
     sources = _read(sql_dir)
     names = view_names(sql_dir)
     for name in names:
         body = sources[name].strip().rstrip(";")
-        con.execute(f"create or replace view {name} as\n{body}")
+        kind = "table" if name in materialize else "view"
+        con.execute(f"create or replace {kind} {name} as\n{body}")
     return names

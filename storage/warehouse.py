@@ -22,6 +22,12 @@ from storage.views import apply_views
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 
+# The per-campaign aggregates of every message (counts per status, latency quantiles), stored as tables when the
+# warehouse is built: the file never changes once published, so a table holds what the view would compute, and
+# `campaign_metrics`, `reconciliation` and `delivery_latency` then read 2,000 rows instead of aggregating
+# 10,000,000 messages per query (the quantiles alone cost about a CPU-second there).
+MATERIALIZED = ("int_campaign_status_counts", "int_campaign_latency")
+
 
 def build(lake: Lake, data_dir: Path) -> Path:
     """Build the warehouse from the lake, apply the views, and publish it atomically. Returns its path."""
@@ -41,7 +47,7 @@ def build(lake: Lake, data_dir: Path) -> Path:
                 columns = ", ".join(row[0] for row in con.execute(f"describe {table}").fetchall())
                 con.execute(f"insert into {table} ({columns}) select {columns} from read_parquet({sql_list(files)})")
         schema.check_keys(con)
-        apply_views(con)
+        apply_views(con, materialize=MATERIALIZED)
         con.execute("checkpoint")
     finally:
         con.close()

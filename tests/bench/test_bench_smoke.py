@@ -107,5 +107,15 @@ def test_the_metrics_scale_bench_builds_a_warehouse_without_the_api_and_times_ev
         assert total == counted == 3000 and clicks > 0
         statuses = {s for (s,) in con.execute("select distinct status::varchar from messages").fetchall()}
         assert {"DELIVRD", "UNDELIV", "EXPIRED", "ACCEPTD", "UNKNOWN"} <= statuses
+        # The aggregates the build materializes hold exactly what their views compute.
+        from storage.views import SQL_DIR
+        from storage.warehouse import MATERIALIZED
+        for name in MATERIALIZED:
+            (kind,) = con.execute("select table_type from information_schema.tables where table_name = ?",
+                                  [name]).fetchone()
+            view = (SQL_DIR / f"{name}.sql").read_text().strip().rstrip(";")
+            assert kind == "BASE TABLE"
+            assert con.execute(f"select * from {name} order by all").fetchall() == \
+                con.execute(f"select * from ({view}) order by all").fetchall()
     finally:
         con.close()
