@@ -208,7 +208,7 @@ class Lake:
             for table in MERGE_ORDER:
                 staged = message_parts if table == "messages" else _parts(staging_dir / table)
                 if staged:
-                    counts[table] = self._upsert(con, table, staged, staging_dir / "_by_month" / table)
+                    counts[table] = self._upsert(con, table, staged)
                     con.execute(f"create or replace view {table} as {self.relation_sql(table)}")
                     crashpoint(f"merge.after_table:{table}")
         finally:
@@ -258,7 +258,7 @@ class Lake:
             ) to {sql_literal(target)} (format parquet, compression zstd)
         """)
 
-    def _upsert(self, con: duckdb.DuckDBPyConnection, table: str, staged: list[str], scratch: Path) -> MergeCounts:
+    def _upsert(self, con: duckdb.DuckDBPyConnection, table: str, staged: list[str]) -> MergeCounts:
         spec = TABLES[table]
         if not spec.partitioned:
             con.execute(f"create or replace temp table incoming as {spec.dedupe_sql(_relation_sql(staged, table))}")
@@ -266,27 +266,22 @@ class Lake:
             directory = self.root / table
             self._write_merged(con, table, spec, _parts(directory), directory / "data.parquet")
             return counts
-        # One month at a time: the staged rows are first split by month (a streaming copy), so DuckDB de-duplicates,
-        # compares and rewrites one month's rows at once, not the run's whole history (a backfill's every month).
-        # A key's month is its campaign's, so a key's versions all fall in one month.
-        remove_tree(scratch)  # a killed merge's split
-        scratch.parent.mkdir(parents=True, exist_ok=True)
-        con.execute(f"""
-            copy (select s.*, coalesce(c.month, 'unknown') as month
-                  from ({_relation_sql(staged, table)}) s left join campaign_months c using (campaign_id))
-            to {sql_literal(scratch)} (format parquet, compression zstd, partition_by (month), overwrite_or_ignore)
-        """)
+        # One month at a time, so that DuckDB de-duplicates, compares and rewrites one month of the run's rows at
+        # once, not all of them (a backfill's every month). A key's month is its campaign's, so all versions of a
+        # key fall in one month. (Not a partitioned copy that splits them first: its per-partition buffers cost
+        # more memory than the whole-run table it would replace.)
+        staged_sql = (f"select s.*, coalesce(c.month, 'unknown') as month from ({_relation_sql(staged, table)}) s "
+                      "left join campaign_months c using (campaign_id)")
         counts = MergeCounts()
-        for month_dir in sorted(scratch.glob("month=*")):
-            month = month_dir.name.removeprefix("month=")
+        for (month,) in con.execute(f"select distinct month from ({staged_sql}) order by 1").fetchall():
+            rows = f"select * exclude (month) from ({staged_sql}) where month = {sql_literal(month)}"
             con.execute(f"create or replace temp table incoming as select *, {sql_literal(month)} as month "
-                        f"from ({spec.dedupe_sql(_relation_sql(_parts(month_dir), table))})")
+                        f"from ({spec.dedupe_sql(rows)})")
             month_counts = self._count_changes(con, table, spec)
             counts.added += month_counts.added
             counts.changed += month_counts.changed
             self._write_months(con, table, spec, month)
         con.execute("drop table if exists incoming")
-        remove_tree(scratch)
         return counts
 
     def _write_months(self, con, table: str, spec: TableSpec, month: str) -> None:
