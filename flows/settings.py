@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     xdg_config_home: str = Field("", alias="XDG_CONFIG_HOME")  # where the PII key file goes by default
     workers: int = Field(4, alias="SMSETL_WORKERS", ge=1, le=64)
     account_workers: int = Field(2, alias="SMSETL_ACCOUNT_WORKERS", ge=1, le=64)  # accounts synced at once
-    duckdb_memory: str = Field("512MB", alias="SMSETL_DUCKDB_MEMORY")
+    duckdb_memory: str = Field("256MB", alias="SMSETL_DUCKDB_MEMORY")  # = storage.lake.DEFAULT_DUCKDB_MEMORY
 
     def client_env(self) -> dict[str, str]:
         """The variables `SmsApi.from_env` reads (the client does not depend on this module), as strings."""

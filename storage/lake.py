@@ -11,8 +11,6 @@ each partition either old or new; the merge is idempotent, so the next run repai
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import itertools
 import os
 import shutil
@@ -158,8 +156,9 @@ def _relation_sql(files: list[str], table: str) -> str:
 
 # DuckDB takes 80% of the machine by default; a merge that grows with the account would follow. Capped, it
 # spills to a temp folder beside the lake instead, so a sync's memory stays flat as the account grows.
-# (`SMSETL_DUCKDB_MEMORY` in the flows' settings.)
-DEFAULT_DUCKDB_MEMORY = "512MB"
+# (`SMSETL_DUCKDB_MEMORY` in the flows' settings.) 256 MB, not 512: a backfill's merge of 946,716 messages took
+# 546 MB of RSS under 512 MB and 304 MB under 256 MB, for 8.9 s against 10.9 s (bench/README.md).
+DEFAULT_DUCKDB_MEMORY = "256MB"
 
 
 class Lake:
@@ -189,7 +188,6 @@ class Lake:
 
     def merge_run(self, staging_dir: Path, run_id: str) -> dict[str, MergeCounts]:
         """Upsert every staged table of one run into the lake; returns rows added and changed per table."""
-        release_freed_memory()
         counts = {}
         con = self.connect()
         try:
@@ -251,8 +249,8 @@ class Lake:
         target.parent.mkdir(parents=True, exist_ok=True)
         columns = ", ".join(f.name for f in ARROW_SCHEMAS["message_status_history"] if f.name != "run_id")
         con.execute(f"""
-            copy (  -- not `distinct`: the upsert keeps one row per key anyway, and this way the copy streams
-                select {columns}, {sql_literal(run_id)} as run_id
+            copy (
+                select distinct {columns}, {sql_literal(run_id)} as run_id
                 from ({_relation_sql(message_parts, "messages")})
                 where status_raw is not null and status_updated_at is not null
             ) to {sql_literal(target)} (format parquet, compression zstd)
@@ -260,46 +258,33 @@ class Lake:
 
     def _upsert(self, con: duckdb.DuckDBPyConnection, table: str, staged: list[str]) -> MergeCounts:
         spec = TABLES[table]
+        deduped = spec.dedupe_sql(_relation_sql(staged, table))
+        if spec.partitioned:
+            deduped = f"""
+                select i.*, coalesce(c.month, 'unknown') as month
+                from ({deduped}) i left join campaign_months c using (campaign_id)
+            """
+        con.execute(f"create or replace temp table incoming as {deduped}")
+        counts = self._count_changes(con, table, spec)
         if not spec.partitioned:
-            con.execute(f"create or replace temp table incoming as {spec.dedupe_sql(_relation_sql(staged, table))}")
-            counts = self._count_changes(con, table, spec)
             directory = self.root / table
             self._write_merged(con, table, spec, _parts(directory), directory / "data.parquet")
             return counts
-        # One month at a time, so that DuckDB de-duplicates, compares and rewrites one month of the run's rows at
-        # once, not all of them (a backfill's every month). A key's month is its campaign's, so all versions of a
-        # key fall in one month. (Not a partitioned copy that splits them first: its per-partition buffers cost
-        # more memory than the whole-run table it would replace.)
-        staged_sql = (f"select s.*, coalesce(c.month, 'unknown') as month from ({_relation_sql(staged, table)}) s "
-                      "left join campaign_months c using (campaign_id)")
-        counts = MergeCounts()
-        for (month,) in con.execute(f"select distinct month from ({staged_sql}) order by 1").fetchall():
-            rows = f"select * exclude (month) from ({staged_sql}) where month = {sql_literal(month)}"
-            con.execute(f"create or replace temp table incoming as select *, {sql_literal(month)} as month "
-                        f"from ({spec.dedupe_sql(rows)})")
-            month_counts = self._count_changes(con, table, spec)
-            counts.added += month_counts.added
-            counts.changed += month_counts.changed
-            self._write_months(con, table, spec, month)
-        con.execute("drop table if exists incoming")
-        return counts
-
-    def _write_months(self, con, table: str, spec: TableSpec, month: str) -> None:
-        """Rewrite the partition of `month` with the `incoming` rows, and any other partition that held one of
-        their keys (a key whose month changed, its campaign having been unknown, say), less those keys."""
         keys = ", ".join(spec.key)
-        months = {month}
+        months = {m for (m,) in con.execute("select distinct month from incoming").fetchall()}
         if files := self.files(table):
+            # A key whose month changed (its campaign was unknown, say) must leave its old partition too.
             months |= {m for (m,) in con.execute(f"""
                 select distinct e.month
                 from read_parquet({sql_list(files)}, hive_partitioning = true, hive_types_autocast = false) e
                 join incoming i using ({keys}) where e.month <> i.month
             """).fetchall()}
-        for m in sorted(months):
-            directory = self.root / table / f"month={m}"
+        for month in sorted(months):
+            directory = self.root / table / f"month={month}"
             self._write_merged(con, table, spec, _parts(directory), directory / "data.parquet",
-                               incoming_filter=f"where month = {sql_literal(m)}",
-                               moved_out=f"select {keys} from incoming where month <> {sql_literal(m)}")
+                               incoming_filter=f"where month = {sql_literal(month)}",
+                               moved_out=f"select {keys} from incoming where month <> {sql_literal(month)}")
+        return counts
 
     def _count_changes(self, con, table: str, spec: TableSpec) -> MergeCounts:
         join = " and ".join(f"i.{k} = e.{k}" for k in spec.key)
@@ -332,15 +317,3 @@ class Lake:
 
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
-
-
-def release_freed_memory() -> None:
-    """Hand back to the OS what the extraction freed, before a merge. Python's heap (glibc) and Arrow's pool
-    (mimalloc) keep freed blocks for their own reuse, and DuckDB allocates from its own allocator (jemalloc), so
-    without this the merge's memory would come on top of the extraction's high-water mark."""
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
-        pass
