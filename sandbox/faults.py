@@ -24,6 +24,8 @@ class Faults:
     mangle_campaigns (empty: all). "duplicate" starts that share of pages after the first with the page
     before's last item; "shrink" (any share) serves the first read of each listing's page 1 as if its first
     `SHRINK_BY` items had left the set (every later page is shifted back and its totalItemCount lower).
+    webhook_duplicate / webhook_retry_after_ok: the share of delivery-report webhooks (chosen by eventId) sent
+    twice, or sent again after a 2xx (`sandbox.webhook_sender`).
     """
 
     rate_limit: float = 0.0
@@ -41,6 +43,8 @@ class Faults:
     lost_answers: dict[str, float] = field(default_factory=dict)
     mangle: dict[str, float] = field(default_factory=dict)
     mangle_campaigns: list[int] = field(default_factory=list)
+    webhook_duplicate: float = 0.0
+    webhook_retry_after_ok: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
