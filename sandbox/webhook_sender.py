@@ -44,6 +44,7 @@ EVENT_ID_BASE = 700_000_000  # + the message's index: one event per message
 WEBHOOK_ID = 1  # the id of the one webhook the sandbox's account has registered
 MAX_ATTEMPTS = 10
 BUILD_CHUNK = 1000  # events built per hold of the world's lock
+MAX_WAITING = 20_000  # built events not yet sent once: the builder waits, so a huge move holds no huge queue
 
 
 def sign(event_id, attempt, event_create_ts, secret: str) -> str:
@@ -110,6 +111,8 @@ class WebhookSender:
         self._lock = threading.Lock()
         self._batches: queue.Queue = queue.Queue()
         self._schedule = _Schedule()
+        self._room = threading.Semaphore(MAX_WAITING)  # taken per event built, given back at its first POST
+        self._stopping = threading.Event()
         self._reported = np.zeros(0, dtype=bool)
         self._threads = [threading.Thread(target=self._build, daemon=True, name="webhook-builder")]
         self._threads += [threading.Thread(target=self._send, daemon=True, name=f"webhook-sender-{k}")
@@ -129,9 +132,12 @@ class WebhookSender:
         return self
 
     def close(self) -> None:
+        """Stop sending: what is still pending is dropped (a test waits with `wait_drained` first)."""
         self.world.clock.remove_listener(self.clock_moved)
+        self._stopping.set()
         self._batches.put(None)
         self._schedule.close()
+        self._room.release(MAX_WAITING)  # a builder waiting for room gets it, and then sees the end
         for t in self._threads:
             t.join(timeout=self.timeout + 1)
 
@@ -158,8 +164,11 @@ class WebhookSender:
         while (batch := self._batches.get()) is not None:
             idx, code, at = batch
             for a in range(0, len(idx), BUILD_CHUNK):
+                if self._stopping.is_set():
+                    return
                 for event in self._events(idx[a:a + BUILD_CHUNK], code[a:a + BUILD_CHUNK], at[a:a + BUILD_CHUNK]):
                     faults = self._faults()
+                    self._room.acquire()
                     self._schedule.put(_Job(event, 1, "event"))
                     if chosen(faults.seed, "webhook_duplicate", event["eventId"], faults.webhook_duplicate):
                         self._extra(_Job(event, 1, "duplicate"))
@@ -185,6 +194,8 @@ class WebhookSender:
     def _send(self) -> None:
         connection = None
         while (job := self._schedule.get()) is not None:
+            if job.kind == "event" and job.attempt == 1:
+                self._room.release()
             event = job.event
             body = json.dumps({**event, "attempt": job.attempt,
                                "sign": sign(event["eventId"], job.attempt, event["eventCreateTs"], self._secret)},

@@ -4,7 +4,7 @@ import json
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -171,3 +171,41 @@ def test_duplicates_and_resends_after_a_200_are_stored_once_by_the_receiver(tmp_
     stored = [e["eventId"] for _, e, _ in read_log(tmp_path / "webhooks")]
     assert len(stored) == len(set(stored)) == n
     assert health["counts"] == {"stored": n, "duplicate": counts["duplicates"] + counts["resent_after_ok"]}
+
+
+def test_a_move_making_more_events_than_may_wait_still_delivers_each(monkeypatch):
+    import sandbox.webhook_sender as webhook_sender
+
+    monkeypatch.setattr(webhook_sender, "MAX_WAITING", 5)  # the builder waits for the senders every 5 events
+    sb = sending(300)
+    recorder = Recorder()
+    with sb.serve(port=0) as server:
+        sender = server.send_webhooks(recorder.url, SECRET)
+        sb.clock.advance(3600)
+        counts = sender.wait_drained(30)
+    recorder.close()
+    assert counts["delivered"] == counts["queued"] >= 300 and len(recorder.by_id) == counts["queued"]
+
+
+def test_smsetl_sandbox_signs_with_the_secret_from_the_environment_and_refuses_to_start_without_one(monkeypatch):
+    import subprocess
+    import sys
+
+    from sandbox.process import SandboxProcess
+
+    recorder = Recorder()
+    monkeypatch.delenv("SMS_WEBHOOK_SECRET", raising=False)
+    refused = subprocess.run([sys.executable, "-m", "sandbox", "--port", "0", "--webhook-url", recorder.url],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "SMS_WEBHOOK_SECRET" in refused.stderr
+    monkeypatch.setenv("SMS_WEBHOOK_SECRET", SECRET)
+    with SandboxProcess(seed=4, campaigns=30, messages=3000, now=NOW, timezone="Asia/Almaty",
+                        extra_args=("--webhook-url", recorder.url, "--webhook-retry-step", "0.01")) as sandbox:
+        sandbox.clock(timedelta(days=2))
+        deadline = time.monotonic() + 30
+        while (counts := json.loads(requests.get(f"{sandbox.url}/admin/webhooks", timeout=5).text))["pending"] \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+    recorder.close()
+    assert counts["delivered"] == counts["queued"] == len(recorder.events) > 50
+    assert all(e["sign"] == expected_sign(e, SECRET) for e in recorder.events)
