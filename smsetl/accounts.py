@@ -33,8 +33,7 @@ def single_account_refusal(data_dir: Path, command: str) -> str | None:
 
 def sync_accounts(args: argparse.Namespace, data_dir: Path) -> int:
     from flows import account_config, privacy
-    from flows.accounts import AccountsFailed, format_results
-    from flows.accounts import sync_accounts as flow
+    from flows.accounts import AccountsFailed, format_results, run
     from flows.sync import sync_lock
 
     for flag in ("api_url", "timezone"):
@@ -56,7 +55,7 @@ def sync_accounts(args: argparse.Namespace, data_dir: Path) -> int:
           flush=True)
     try:  # a second multi-account sync fails here, at once, not after Prefect starts; the flow locks too
         with sync_lock(data_dir, ".sync-accounts-cli.lock"):
-            results = flow(str(args.accounts), str(data_dir), since=args.since, until=args.until)
+            results = run(str(args.accounts), str(data_dir), since=args.since, until=args.until)
     except AccountsFailed as exc:
         print(format_results(exc.results))
         print(f"combined warehouse: {data_dir / 'warehouse.duckdb'}")

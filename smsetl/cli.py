@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 # The flags that are settings too (`flows.settings.Settings` fields of the same names), over the environment's.
-SETTING_FLAGS = ("api_url", "timezone", "rate_limit", "pii", "data_dir")
+SETTING_FLAGS = ("api_url", "timezone", "rate_limit", "pii", "data_dir", "dask")
 
 
 def data_dir_from(args: argparse.Namespace) -> Path:
@@ -61,6 +61,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if args.since and args.until and args.since >= args.until:  # else the flow fails late, in a task
         print(f"smsetl sync: --since {args.since:%Y-%m-%d} is not before --until {args.until:%Y-%m-%d}:"
               " swap them, or drop one", file=sys.stderr)
+        return 2
+    if args.dask and not args.accounts:  # one account's sync is one flow on this machine (README: Many accounts)
+        print("smsetl sync: --dask goes with --accounts FILE: it runs the accounts' syncs on a Dask cluster",
+              file=sys.stderr)
         return 2
     if args.accounts:  # many accounts, each in <data dir>/accounts/<name>/: smsetl/accounts.py
         from smsetl.accounts import sync_accounts
@@ -181,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pii_flag(p, "; must be the mode the data directory holds")
     p.add_argument("--accounts", metavar="FILE", help="sync every account of this TOML file, each into <data dir>/"
                                                       "accounts/<name>/, then the combined warehouse")
+    p.add_argument("--dask", metavar="local|tcp://HOST:PORT",
+                   help="with --accounts: run the accounts' syncs on a Dask cluster, a LocalCluster started for the "
+                        "run or a running scheduler (default: $SMSETL_DASK, else threads of this process)")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("serve", help="run the sync on schedules against a Prefect server (flows/serve.py)",
