@@ -6,7 +6,6 @@ same way.
 Slow (a Prefect server, then two CLI runs as processes): one test, skipped with the reason when the server does
 not start."""
 
-import os
 import subprocess
 from datetime import datetime
 
