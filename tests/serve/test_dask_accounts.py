@@ -7,7 +7,9 @@ Slow (a Prefect server, then two CLI runs as processes): one test, skipped with 
 not start."""
 
 import subprocess
+import time
 from datetime import datetime
+from types import SimpleNamespace
 
 import duckdb
 from e2e_support import SANDBOX_TZ, dump
@@ -53,10 +55,14 @@ def test_a_dask_run_sync_of_three_accounts_equals_the_threaded_one(prefect_serve
         env.pop("SMSETL_DASK", None)
         runs = {}
         for runner, extra in (("threads", {}), ("dask", {"SMSETL_DASK": "local"})):
-            runs[runner] = subprocess.run(
+            started = time.monotonic()
+            process = subprocess.Popen(
                 [str(BIN / "smsetl"), "sync", "--accounts", str(accounts), "--data-dir", str(tmp_path / runner),
-                 "--since", "2026-05-01"], env={**env, **extra}, capture_output=True, text=True,
-                timeout=RUN_TIMEOUT, cwd=tmp_path)
+                 "--since", "2026-05-01"], env={**env, **extra}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, cwd=tmp_path)
+            out, err = process.communicate(timeout=RUN_TIMEOUT)
+            runs[runner] = SimpleNamespace(pid=process.pid, returncode=process.returncode, stdout=out, stderr=err)
+            print(f"{runner}: {time.monotonic() - started:.1f} s")
     finally:
         for server in servers.values():
             server.close()
@@ -78,3 +84,9 @@ def test_a_dask_run_sync_of_three_accounts_equals_the_threaded_one(prefect_serve
         assert dump(combined["dask"], account=name) == rows
         assert len(rows["messages"]) > 100  # something was synced
     assert not (tmp_path / "dask" / "accounts" / "south").exists()
+    # Where the accounts ran: raw part files are named by the writing process's id (storage.raw.RawWriter).
+    writers = {runner: {part.name.split("-")[1] for part in (tmp_path / runner / "accounts").rglob("part-*")}
+               for runner in runs}
+    assert writers["threads"] == {str(threads.pid)}  # threads of the command's own process
+    assert writers["dask"] and str(dask.pid) not in writers["dask"]  # the LocalCluster's worker processes
+    assert "on a Dask LocalCluster of 2 worker processes" in dask.stdout
