@@ -369,11 +369,15 @@ SETTLED_WATERMARK = "settled_rechecked_at"
 PENDING_STATS_WATERMARK = "link_stats_pending"  # links whose clicks changed while their series were skipped
 
 
-def refresh_for(scope: str, watermarks: dict[str, str], as_of: datetime) -> Refresh:
-    """What a run of `scope` at `as_of` (the gateway's clock) refreshes, given when each part last was."""
+def check_scope(scope: str) -> None:
     if scope not in SCOPES:
         raise ValueError(f"scope {scope!r} is not one of {', '.join(SCOPES)}: use full (everything), hourly "
                          "(counters and click series too) or frequent (statuses and clicks)")
+
+
+def refresh_for(scope: str, watermarks: dict[str, str], as_of: datetime) -> Refresh:
+    """What a run of `scope` at `as_of` (the gateway's clock) refreshes, given when each part last was."""
+    check_scope(scope)
 
     def due(name: str, every: timedelta) -> bool:
         last = watermarks.get(name)

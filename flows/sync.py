@@ -226,7 +226,7 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
     only names the run and times it. A run that fails is recorded too (outcome `failed`, with the error),
     and its data is left out of the lake."""
     data_path = Path(data_dir)
-    steps.refresh_for(scope, {}, datetime.now(UTC))  # a bad scope fails here, before anything starts
+    steps.check_scope(scope)  # a bad scope fails here, before anything starts
     api = SmsApi.from_env(current().client_env(), learned_rates=rate_limits.load(data_path))
     started = datetime.now(UTC)
     with sync_lock(data_path), api:

@@ -59,7 +59,7 @@ def test_a_served_schedule_fires_syncs_the_sandbox_and_alerts_when_the_gateway_g
                "SMS_RATE_LIMIT": "none", "SMS_PII_KEY_FILE": str(tmp_path / "pii-key")}
         with sandbox:
             served = subprocess.Popen([str(BIN / "smsetl"), "serve", "--data-dir", str(data_dir), "--every-minutes",
-                                       "0.25", "--nightly-at", "off", "--name", "test"],
+                                       "0.25", "--nightly-at", "off", "--hourly-at-minute", "off", "--name", "test"],
                                       env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
             try:
                 completed = _wait("no scheduled run completed", served, serve_log, lambda: runs("COMPLETED"))
@@ -73,7 +73,7 @@ def test_a_served_schedule_fires_syncs_the_sandbox_and_alerts_when_the_gateway_g
             _stop(served)
 
     run = completed[0]
-    assert run["auto_scheduled"] and run["parameters"] == {"data_dir": str(data_dir)}
+    assert run["auto_scheduled"] and run["parameters"] == {"data_dir": str(data_dir), "scope": "frequent"}
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
     try:
         assert con.execute("select count(*) from sync_runs where outcome = 'success'").fetchone()[0] >= 1
