@@ -99,9 +99,12 @@ def account_runner(settings: Settings):
     # processes let the accounts use the cores and keep one account's memory and crashes its own; and a local
     # process does what a remote worker does (no shared context, its own environment, results pickled back),
     # so `local` tests the path that a real cluster takes. One thread: the account task is the unit of work.
+    # Dask's own log lines only at CRITICAL: its workers' chatter as the cluster stops (heartbeats to a closed
+    # scheduler) is no news, and what matters comes back as the account's outcome (a lost worker, too).
     return DaskTaskRunner(cluster_class="distributed.LocalCluster",
                           cluster_kwargs={"n_workers": settings.account_workers, "threads_per_worker": 1,
-                                          "processes": True, "dashboard_address": None})
+                                          "processes": True, "dashboard_address": None,
+                                          "silence_logs": logging.CRITICAL})
 
 
 def account_settings(base: Settings, account: Account, data_dir: Path) -> Settings:

@@ -1,6 +1,8 @@
 """Which task runner a multi-account sync runs on (`SMSETL_DASK`, `--dask`), as plain functions; the Dask-run
 sync itself is in tests/serve/test_dask_accounts.py (it needs a real Prefect server)."""
 
+import logging
+
 import pytest
 
 from flows.accounts import AccountPool, account_runner, sync_account
@@ -18,7 +20,7 @@ def test_local_starts_a_local_cluster_of_one_thread_processes_one_per_account_wo
     assert isinstance(runner, DaskTaskRunner) and runner.address is None
     assert runner.cluster_class == "distributed.LocalCluster"
     assert runner.cluster_kwargs == {"n_workers": 3, "threads_per_worker": 1, "processes": True,
-                                     "dashboard_address": None}
+                                     "dashboard_address": None, "silence_logs": logging.CRITICAL}
 
 
 def test_a_scheduler_address_connects_to_that_cluster():
