@@ -211,9 +211,19 @@ def format_results(results: list[dict], markdown: bool = False) -> str:
     return "\n".join(lines)
 
 
+def check_dask_server(settings: Settings, api_url: str | None) -> None:
+    """Dask needs a real Prefect server: with none configured, each worker process would start a temporary one of
+    its own, and the accounts' task runs would be recorded nowhere the command can read. SettingsError if so."""
+    if settings.dask and not api_url:
+        from flows.serve import SERVER_FIX
+
+        raise SettingsError(f"SMSETL_DASK={settings.dask} needs a Prefect server and PREFECT_API_URL is not set: "
+                            f"{SERVER_FIX}")
+
+
 def run(accounts_file: str, data_dir: str, since: datetime | None = None, until: datetime | None = None
         ) -> list[dict]:
-    """`sync_accounts` on the task runner the settings choose (`account_runner`)."""
+    """`sync_accounts` on the task runner the settings choose (`account_runner`); `check_dask_server` first."""
     try:
         runner = account_runner(current())
     except ImportError as exc:

@@ -44,8 +44,11 @@ def where() -> str:
 
 
 def sync_accounts(args: argparse.Namespace, data_dir: Path) -> int:
+    from prefect.settings import PREFECT_API_URL
+
     from flows import account_config, privacy
-    from flows.accounts import AccountsFailed, format_results, run
+    from flows.accounts import AccountsFailed, check_dask_server, format_results, run
+    from flows.settings import current
     from flows.sync import sync_lock
 
     for flag in ("api_url", "timezone"):
@@ -63,6 +66,7 @@ def sync_accounts(args: argparse.Namespace, data_dir: Path) -> int:
         print(f"smsetl sync: {exc}", file=sys.stderr)
         return 2
     privacy.mode_from_env()  # a bad SMS_PII fails at once, before Prefect starts
+    check_dask_server(current(), PREFECT_API_URL.value())  # and Dask without a Prefect server
     print(f"syncing {len(accounts)} accounts into {data_dir / ACCOUNTS_DIR}: {', '.join(a.name for a in accounts)}"
           f" {where()}", flush=True)
     try:  # a second multi-account sync fails here, at once, not after Prefect starts; the flow locks too

@@ -56,3 +56,12 @@ def test_dask_without_accounts_is_refused(capsys):
 
     assert cli.main(["sync", "--dask", "local", "--data-dir", "/nonexistent-smsetl"]) == 2
     assert "--dask goes with --accounts FILE" in capsys.readouterr().err
+
+
+def test_dask_without_a_prefect_server_says_how_to_start_one():
+    from flows.accounts import check_dask_server
+
+    with pytest.raises(SettingsError, match=r"SMSETL_DASK=local needs a Prefect server.*prefect server start"):
+        check_dask_server(load(SMSETL_DASK="local"), None)
+    check_dask_server(load(SMSETL_DASK="local"), "http://127.0.0.1:4200/api")
+    check_dask_server(load(SMSETL_DASK=""), None)  # threads: the temporary server will do
