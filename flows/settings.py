@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,23 @@ class Settings(BaseSettings):
     workers: int = Field(4, alias="SMSETL_WORKERS", ge=1, le=64)
     account_workers: int = Field(2, alias="SMSETL_ACCOUNT_WORKERS", ge=1, le=64)  # accounts synced at once
     duckdb_memory: str = Field("512MB", alias="SMSETL_DUCKDB_MEMORY")
+    dask: str = Field("", alias="SMSETL_DASK")  # sync --accounts on Dask: blank (threads), local or tcp://host:port
+
+    @field_validator("dask")
+    @classmethod
+    def _dask_cluster(cls, value: str) -> str:
+        value = value.strip()
+        if value in ("", "local") or (value.startswith(("tcp://", "tls://")) and len(value) > 6):
+            return value
+        raise ValueError("must be 'local' (a Dask LocalCluster on this machine) or a scheduler's address such as "
+                         "tcp://scheduler:8786 (or blank: threads of this process)")
+
+    def portable(self) -> dict:
+        """These settings without the secrets, as plain values: what a task run elsewhere (a Dask worker, which
+        has its own environment and none of this process's context) lays over its own environment with
+        `load(**portable)`. The secrets stay where they are: each machine has its own (SMS_PII_KEY, the keys)."""
+        return self.model_dump(mode="json", exclude={n for n, f in Settings.model_fields.items()
+                                                     if f.annotation is SecretStr})
 
     def client_env(self) -> dict[str, str]:
         """The variables `SmsApi.from_env` reads (the client does not depend on this module), as strings."""

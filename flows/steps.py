@@ -73,6 +73,13 @@ DONE_RECHECK = timedelta(days=7)  # settled campaigns' counters are compared aga
 # minute (3 h), hourly (1 week), daily (90 days), so that the glossary's presets (2 hours, day, week, 30 days)
 # are answerable and daily click curves reach back to a campaign's start.
 STATS_TYPES = ("minute", "hourly", "daily")
+# What a run refreshes (`sync(scope=...)`, the schedules of `flows.serve`): `full` everything; `hourly` all but
+# the re-check of settled campaigns until it is a day old; `frequent` statuses and clicks, and the hourly parts
+# (campaign counters, link click series) only once their last refresh is an hour old. So each part keeps its
+# cadence even when its own schedule's run was cancelled (runs never overlap) or is switched off.
+SCOPES = ("full", "hourly", "frequent")
+COUNTERS_EVERY = timedelta(hours=1)
+SETTLED_EVERY = timedelta(days=1)
 CAMPAIGN_BATCH = 100  # campaignIds per Message/List call, and campaigns per extract task
 INFO_BATCH = 25  # campaigns per Link/GetLinks task (one call each)
 COUNTERS_BATCH = 100  # campaigns per counters task: one Campaign/List call by criteria[ids]
@@ -307,6 +314,7 @@ class Plan:
     done_recheck: list[int]  # settled campaigns whose counters are due for a fresh look (DONE_RECHECK)
     link_clicks: dict[int, int]  # link_id -> click_count in the lake
     tried: dict[int, dict]  # the mismatches the last successful run reported, with what it did about them
+    watermarks: dict[str, str] = field(default_factory=dict)  # sync_watermarks: name -> the latest value
 
 
 @dataclass
@@ -345,7 +353,38 @@ def plan(run: RunContext, since: datetime | None, default_since: datetime) -> Pl
         campaigns_from = default_since
     return Plan(state.known_campaigns, state.unsettled_campaigns, state.active_campaigns,
                 state.watermarks.get("status_cursor"), state.watermarks.get("gateway_time_seen"),
-                campaigns_from, repair, state.done_recheck, state.link_clicks, tried)
+                campaigns_from, repair, state.done_recheck, state.link_clicks, tried, state.watermarks)
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Which of the slower parts a run of a scope does (see SCOPES)."""
+
+    counters: bool  # unsettled campaigns' counters, and the click series of links whose clicks changed
+    settled: bool  # settled campaigns' counters due for a re-check (DONE_RECHECK)
+
+
+COUNTERS_WATERMARK = "counters_refreshed_at"
+SETTLED_WATERMARK = "settled_rechecked_at"
+PENDING_STATS_WATERMARK = "link_stats_pending"  # links whose clicks changed while their series were skipped
+
+
+def check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise ValueError(f"scope {scope!r} is not one of {', '.join(SCOPES)}: use full (everything), hourly "
+                         "(counters and click series too) or frequent (statuses and clicks)")
+
+
+def refresh_for(scope: str, watermarks: dict[str, str], as_of: datetime) -> Refresh:
+    """What a run of `scope` at `as_of` (the gateway's clock) refreshes, given when each part last was."""
+    check_scope(scope)
+
+    def due(name: str, every: timedelta) -> bool:
+        last = watermarks.get(name)
+        return last is None or as_of - datetime.fromisoformat(last) >= every
+
+    return Refresh(counters=scope != "frequent" or due(COUNTERS_WATERMARK, COUNTERS_EVERY),
+                   settled=scope == "full" or due(SETTLED_WATERMARK, SETTLED_EVERY))
 
 
 # The `reconciliation` view's per-status columns are named `<status in lower case>_difference`.

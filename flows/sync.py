@@ -12,6 +12,7 @@ anything is written.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import time
 from collections import Counter
@@ -216,13 +217,16 @@ def stage_run_rows(run: steps.RunContext, summary: dict) -> None:
 
 
 @flow(name="sync", task_runner=WorkerPool(), log_prints=True)
-def sync(data_dir: str, since: datetime | None = None, until: datetime | None = None) -> dict:
-    """Backfill from `since` on the first run, then sync incrementally. Returns the run summary.
+def sync(data_dir: str, since: datetime | None = None, until: datetime | None = None, scope: str = "full") -> dict:
+    """Backfill from `since` on the first run, then sync incrementally. Returns the run summary. `scope`
+    (`steps.SCOPES`): `full` refreshes everything; `frequent` (the 10-minute schedule) statuses and clicks, with
+    the campaign counters and link click series only when an hour old; `hourly` those too.
 
     The run's clock (`as_of`) is the gateway's, as its responses' Date header shows it; this machine's clock
     only names the run and times it. A run that fails is recorded too (outcome `failed`, with the error),
     and its data is left out of the lake."""
     data_path = Path(data_dir)
+    steps.check_scope(scope)  # a bad scope fails here, before anything starts
     api = SmsApi.from_env(current().client_env(), learned_rates=rate_limits.load(data_path))
     started = datetime.now(UTC)
     with sync_lock(data_path), api:
@@ -233,7 +237,7 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
                                progress=Progress(calls=lambda: api.stats.snapshot()["calls"]))
         try:
             run.as_of, as_of_source = _gateway_clock(api, started)  # a bad key fails here, recorded below
-            summary = _extract_and_publish(run, api, started, since, until)
+            summary = _extract_and_publish(run, api, started, since, until, scope)
             summary["as_of_source"] = as_of_source
         except Exception as exc:
             _record_failure(run, api, started, exc)
@@ -263,10 +267,11 @@ def _gateway_clock(api: SmsApi, started: datetime) -> tuple[datetime, str]:
 
 
 def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, since: datetime | None,
-                         until: datetime | None) -> dict:
+                         until: datetime | None, scope: str = "full") -> dict:
     stager = steps.Stager(run.staging_dir)
     run.progress.begin("plan")
     p = steps.plan(run, since, default_since=run.as_of - DEFAULT_BACKFILL)
+    refresh = steps.refresh_for(scope, p.watermarks, run.as_of)
     crashpoint("sync.after_plan")
     until = until or (run.as_of + timedelta(days=1))  # a day of slack for a zone set wrong
     t0 = time.monotonic()
@@ -278,7 +283,7 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     # Campaign/List first and alone: its timestamps, read before any message, bound this run's cursor.
     run.progress.begin("campaigns")
     listed = extract_campaigns(api, run, stager, p.campaigns_from, until)
-    if p.done_recheck:
+    if p.done_recheck and refresh.settled:
         listed.add(recheck_campaigns(api, run, stager, p.done_recheck))
     result.add(listed)
     crashpoint("sync.after_campaigns")
@@ -286,6 +291,8 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     listed_ids = listed.ids.get("campaigns", {})
     new = sorted(set(listed_ids) - p.known_campaigns)
     need_info = sorted(set(listed.ids.get("need_info", {})) | set(p.unsettled_campaigns))
+    if not refresh.counters:  # a new campaign's counters are read at once: reconciliation needs them
+        need_info = [c for c in need_info if c not in p.known_campaigns]
     log.info("plan: %d new campaigns, %d to refresh, %d active, %d to re-read, %d settled to re-check",
              len(new), len(need_info), len(p.active_campaigns), len(p.repair.campaigns), len(p.done_recheck))
 
@@ -318,9 +325,12 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
 
     clicks_now = result.ids.get("links", {})
     changed_links = sorted(lid for lid, n in clicks_now.items() if n and n != p.link_clicks.get(lid))
+    # The lake's click counts are this run's after the merge: links whose series are skipped now are kept in a
+    # watermark for the next run that reads series, which would otherwise see no change in them.
+    pending = set(json.loads(p.watermarks.get(steps.PENDING_STATS_WATERMARK) or "[]")) | set(changed_links)
+    series, pending = (sorted(pending), set()) if refresh.counters else ([], pending)
     run.progress.begin("click stats")
-    stats = [extract_link_stats.submit(api, run, stager, batch)
-             for batch in steps.batches(changed_links, steps.STATS_BATCH)]
+    stats = [extract_link_stats.submit(api, run, stager, batch) for batch in steps.batches(series, steps.STATS_BATCH)]
     for future in stats:
         result.add(future.result())
     log.info("extracted in %.1f s: %s", time.monotonic() - t0, dict(result.rows))
@@ -337,7 +347,11 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
                                "status_updated_from": status_from,
                                "status_cursor": cursor,
                                "gateway_time_seen": steps.newest_wire_ts(result.newest.values()),
-                               webhook_events.WATERMARK: webhook_watermark})
+                               webhook_events.WATERMARK: webhook_watermark,
+                               steps.COUNTERS_WATERMARK: run.as_of.isoformat() if refresh.counters else None,
+                               steps.SETTLED_WATERMARK: run.as_of.isoformat() if refresh.settled else None,
+                               steps.PENDING_STATS_WATERMARK: json.dumps(sorted(pending))})
+    summary["scope"] = scope
     return merge_and_publish(run, api, stager, summary, p.tried)
 
 

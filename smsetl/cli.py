@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 # The flags that are settings too (`flows.settings.Settings` fields of the same names), over the environment's.
-SETTING_FLAGS = ("api_url", "timezone", "rate_limit", "pii", "data_dir")
+SETTING_FLAGS = ("api_url", "timezone", "rate_limit", "pii", "data_dir", "dask")
 
 
 def data_dir_from(args: argparse.Namespace) -> Path:
@@ -61,6 +61,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if args.since and args.until and args.since >= args.until:  # else the flow fails late, in a task
         print(f"smsetl sync: --since {args.since:%Y-%m-%d} is not before --until {args.until:%Y-%m-%d}:"
               " swap them, or drop one", file=sys.stderr)
+        return 2
+    if args.dask and not args.accounts:  # one account's sync is one flow on this machine (README: Many accounts)
+        print("smsetl sync: --dask goes with --accounts FILE: it runs the accounts' syncs on a Dask cluster",
+              file=sys.stderr)
         return 2
     if args.accounts:  # many accounts, each in <data dir>/accounts/<name>/: smsetl/accounts.py
         from smsetl.accounts import sync_accounts
@@ -147,13 +151,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     nightly_at = None if args.nightly_at == "off" else args.nightly_at
     try:  # what is missing fails here, before anything is scheduled: the server, then the gateway
-        serve.deployment_spec("", args.every_minutes, nightly_at)  # bad schedule flags
+        hourly = serve.hourly_minute(args.hourly_at_minute)
+        serve.deployment_spec("", args.every_minutes, nightly_at, hourly_at_minute=hourly)  # bad schedule flags
         serve.check_server()
         privacy.check_sync(data_dir_from(args))
         with SmsApi.from_env(current().client_env()) as api:
             api.get_balance()
         serve.serve(data_dir_from(args), args.every_minutes, nightly_at, name=args.name, alerts=not args.no_alerts,
-                    notify=args.notify)
+                    notify=args.notify, hourly_at_minute=hourly)
     except serve.ServeError as exc:
         print(f"smsetl serve: {exc}", file=sys.stderr)
         return 2
@@ -181,14 +186,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pii_flag(p, "; must be the mode the data directory holds")
     p.add_argument("--accounts", metavar="FILE", help="sync every account of this TOML file, each into <data dir>/"
                                                       "accounts/<name>/, then the combined warehouse")
+    p.add_argument("--dask", metavar="local|tcp://HOST:PORT",
+                   help="with --accounts: run the accounts' syncs on a Dask cluster, a LocalCluster started for the "
+                        "run or a running scheduler (default: $SMSETL_DASK, else threads of this process)")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("serve", help="run the sync on schedules against a Prefect server (flows/serve.py)",
                        description="Settings come from the environment (SMS_API_KEY, SMS_API_URL, ...), which "
                                    "each scheduled run inherits; PREFECT_API_URL must name a running server.")
     p.add_argument("--data-dir", help="default: $SMS_DATA_DIR or ./data")
-    p.add_argument("--every-minutes", type=float, default=10.0, help="minutes between syncs (default: 10)")
-    p.add_argument("--nightly-at", default="03:00", help="HH:MM (UTC) of the nightly sync, or 'off' (default: 03:00)")
+    p.add_argument("--every-minutes", type=float, default=10.0,
+                   help="minutes between the syncs of delivery reports and clicks (default: 10)")
+    p.add_argument("--hourly-at-minute", default="30",
+                   help="minute past each hour (UTC) of the sync that also refreshes campaign counters and click "
+                        "series, or 'off' (default: 30)")
+    p.add_argument("--nightly-at", default="03:00",
+                   help="HH:MM (UTC) of the nightly full sync (settled campaigns re-checked too), or 'off' "
+                        "(default: 03:00)")
     p.add_argument("--name", default="scheduled", help="the deployment's name, one per data directory "
                                                        "(default: scheduled)")
     p.add_argument("--notify", metavar="TYPE/NAME", help="notification block the alerts send through, e.g. "
