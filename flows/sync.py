@@ -122,7 +122,7 @@ def merge_and_publish(run: steps.RunContext, api: SmsApi, stager: steps.Stager, 
     crashpoint("sync.after_run_record")
     run.progress.begin("publish")
     t0 = time.monotonic()
-    warehouse.build(run.lake, run.data_dir)
+    summary["published"] = steps.publish(run.lake, run.data_dir)
     log.info("published the warehouse in %.1f s", time.monotonic() - t0)
     crashpoint("sync.after_publish")
     remove_tree(run.staging_dir)
@@ -359,7 +359,7 @@ def _record_failure(run: steps.RunContext, api: SmsApi, started: datetime, exc: 
         remove_tree(run.staging_dir)
         _record_run(run, summary)
         if not run.merge_started:
-            warehouse.build(run.lake, run.data_dir)
+            steps.publish(run.lake, run.data_dir)
         remove_tree(run.staging_dir)
     except Exception:  # never hide the run's own error behind the failure to record it
         log.exception("could not record the failed run %s", run.run_id)
