@@ -79,3 +79,19 @@ def write_lake(root: Path, campaigns: list[int], messages: dict[str, list[int]])
     for month, ids in messages.items():
         write("messages", root / "messages" / f"month={month}" / "data.parquet", message_id=ids,
               campaign_id=[campaigns[0]] * len(ids), status=["DELIVRD"] * len(ids))
+
+
+FIGURES: dict[str, object] = {}
+
+
+@pytest.fixture
+def figures() -> dict:
+    """Figures to print after the run: `figures["publish seconds, backfill: local"] = 0.9`."""
+    return FIGURES
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("S3 lake figures")
+        for name, value in FIGURES.items():
+            terminalreporter.write_line(f"{name}: {value:.2f}" if isinstance(value, float) else f"{name}: {value}")
