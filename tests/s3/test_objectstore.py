@@ -166,3 +166,16 @@ def test_sync_with_a_wrong_endpoint_stops_before_anything_starts_and_writes_noth
     err = capsys.readouterr().err
     assert code == 2 and "AWS_ENDPOINT_URL" in err and SECRET_ACCESS_KEY not in err
     assert not data_dir.exists()
+
+
+def test_each_account_of_an_accounts_file_publishes_under_its_own_prefix(monkeypatch, tmp_path):
+    from flows.account_config import Account
+    from flows.accounts import account_settings
+    from flows.settings import load
+
+    monkeypatch.setenv("ACME_SMS_API_KEY", "acme-key-000000000000000000000000000000")
+    account = Account("acme", "http://127.0.0.1:9", "Asia/Almaty", key_env="ACME_SMS_API_KEY")
+    assert account_settings(load(lake_url="s3://lake/agency/"), account, tmp_path).lake_url == \
+        "s3://lake/agency/accounts/acme"
+    monkeypatch.delenv("SMS_LAKE_URL", raising=False)
+    assert account_settings(load(), account, tmp_path).object_store() is None
