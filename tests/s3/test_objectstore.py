@@ -2,8 +2,8 @@
 and removed, and the errors a wrong setting gives. Plain functions, no flow."""
 
 import pytest
-from conftest import SECRET_ACCESS_KEY, object_keys, s3_client, write_lake
 from reliability_support import dump_warehouse
+from s3_support import SECRET_ACCESS_KEY, object_keys, s3_client, write_lake
 
 from storage import objectstore, warehouse
 from storage.lake import Lake
@@ -134,7 +134,7 @@ def test_an_unreachable_endpoint_names_aws_endpoint_url(tmp_path):
 
 
 def test_a_missing_bucket_names_sms_lake_url_and_an_empty_prefix_says_to_sync_first(store, s3_endpoint, tmp_path):
-    from conftest import ACCESS_KEY_ID
+    from s3_support import ACCESS_KEY_ID
 
     missing = ObjectStore("s3://no-such-bucket/x", ACCESS_KEY_ID, SECRET_ACCESS_KEY, s3_endpoint)
     with pytest.raises(ObjectStoreError, match="SMS_LAKE_URL"):

@@ -6,9 +6,9 @@ secret key is in no file, object or log line. The publish times, local and S3, a
 import logging
 from datetime import timedelta
 
-from conftest import SECRET_ACCESS_KEY, object_keys, s3_client
 from e2e_support import SANDBOX_TZ, SyncedSandbox
 from reliability_support import dump_warehouse, small_sandbox
+from s3_support import SECRET_ACCESS_KEY, object_keys, s3_client
 
 from sandbox import SANDBOX_API_KEY
 
@@ -36,7 +36,7 @@ def backfill_then_incremental(data_dir, monkeypatch) -> tuple[list[dict], list[d
 def test_a_sync_into_s3_equals_the_local_sync_row_by_row_and_a_reader_builds_it_from_the_bucket(
         prefect_harness, bucket, s3_endpoint, tmp_path, monkeypatch, caplog, capfd, figures):
     caplog.set_level(logging.DEBUG)
-    for name in ("smsetl", "flows", "storage", "prefect"):  # some do not propagate to the root logger
+    for name in ("smsetl", "flows", "storage"):  # some do not propagate to the root logger; Prefect's go to capfd
         monkeypatch.setattr(logging.getLogger(name), "level", logging.DEBUG)
         monkeypatch.setattr(logging.getLogger(name), "handlers", [*logging.getLogger(name).handlers, caplog.handler])
     monkeypatch.delenv("SMS_LAKE_URL", raising=False)
