@@ -112,16 +112,16 @@ class RunContext:
         return self.as_of.isoformat()
 
 
-def publish(lake: Lake, data_dir: Path) -> dict:
+def publish(lake: Lake, data_dir: Path, keep_previous: bool = True) -> dict:
     """Publish the warehouse built from `lake` (`storage.warehouse`). With `SMS_LAKE_URL` the lake is published
     there first (`storage.objectstore`: new files, then the manifest, then the orphans' removal) and the
     warehouse is built from what was published, so it holds exactly what any other reader of the bucket reads.
-    Returns what was done and how long it took."""
+    `keep_previous`: see `storage.objectstore.publish`. Returns what was done and how long it took."""
     store = current().object_store()
     t0 = time.monotonic()
     done = {}
     if store is not None:
-        published = objectstore.publish(lake.root, store)
+        published = objectstore.publish(lake.root, store, keep_previous)
         lake = objectstore.PublishedLake(store, data_dir, memory_limit=current().duckdb_memory)
         done = {"lake_url": store.url, "files": published.files, "uploaded": published.uploaded,
                 "uploaded_bytes": published.uploaded_bytes, "deleted": published.deleted,

@@ -10,7 +10,8 @@ which object storage cannot do atomically. After a run is merged and recorded, `
    never a listing, so a publish killed half-way leaves them the previous lake, whole;
 3. then the objects named by neither the new manifest nor the previous one are deleted: files an older publish
    replaced, or that a killed publish uploaded and never named. The previous manifest's files survive one
-   publish more, so a reader that took that manifest just before can still read what it names.
+   publish more, so a reader that took that manifest just before can still read what it names (but for a
+   conversion to a stronger `SMS_PII` mode, whose old files must go at once).
 
 `PublishedLake` is the lake as the manifest names it, for `storage.warehouse.build`: DuckDB reads the `s3://`
 files through pyarrow's S3 filesystem, registered with DuckDB as an fsspec filesystem (DuckDB's own httpfs
@@ -160,9 +161,10 @@ def content_key(lake_root: Path, path: Path) -> str:
     return f"{folder}/{_sha256(path)[:32]}.parquet"
 
 
-def publish(lake_root: Path, store: ObjectStore) -> Published:
+def publish(lake_root: Path, store: ObjectStore, keep_previous: bool = True) -> Published:
     """Publish the local lake under `lake_root` to `store`: new files, then the manifest, then the orphans'
-    removal (see the module docstring)."""
+    removal (see the module docstring). `keep_previous=False` deletes the previous manifest's files at once, for
+    a lake whose old files must not survive (recipients' numbers converted to a stronger `SMS_PII` mode)."""
     fs = store.filesystem()
     previous = store.read_manifest(fs) or {"tables": {}}
     tables: dict[str, list[str]] = {}
@@ -192,8 +194,8 @@ def publish(lake_root: Path, store: ObjectStore) -> Published:
         _write_manifest(fs, store, {"format": MANIFEST_FORMAT, "tables": tables})
     except OSError as exc:
         raise store.error(exc, "publishing the lake to") from None
-    keep = {store.path(MANIFEST)} | {store.path(k) for keys in [*tables.values(), *previous["tables"].values()]
-                                     for k in keys}
+    kept = [*tables.values(), *(previous["tables"].values() if keep_previous else ())]
+    keep = {store.path(MANIFEST)} | {store.path(k) for keys in kept for k in keys}
     orphans = sorted(set(existing) - keep)
     try:
         for path in orphans:

@@ -110,6 +110,15 @@ def named(manifest: dict) -> set[str]:
     return {f"smsetl/lake/{k}" for keys in manifest["tables"].values() for k in keys}
 
 
+def test_a_publish_that_keeps_nothing_of_the_previous_lake_deletes_its_files_at_once(store, tmp_path, s3_endpoint):
+    lake = tmp_path / "lake"
+    write_lake(lake, [1], {"2026-10": [10]})  # say, recipients in clear
+    publish(lake, store)
+    write_lake(lake, [1], {"2026-10": [11]})  # converted
+    publish(lake, store, keep_previous=False)
+    assert object_keys(s3_endpoint, store.bucket) == {"smsetl/lake/_manifest.json"} | named(store.read_manifest())
+
+
 def test_wrong_credentials_name_the_variables_to_fix_and_never_the_secret(store, monkeypatch):
     from moto import settings as moto_settings
 
