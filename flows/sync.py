@@ -398,6 +398,10 @@ def format_summary(summary: dict, markdown: bool = False) -> str:
         lines += [f"| {t} | {r['added']} | {r['changed']} |" for t, r in sorted(summary["rows"].items())]
     else:
         lines += [f"  {t:<24} +{r['added']:<9} ~{r['changed']}" for t, r in sorted(summary["rows"].items())]
+    if (published := summary.get("published", {})).get("lake_url"):
+        lines.append(f"lake published to {published['lake_url']}: {published['uploaded']} of {published['files']} "
+                     f"files uploaded ({published['uploaded_bytes']:,} bytes), {published['deleted']} old ones "
+                     "removed; the warehouse built from it")
     if summary["unexpected"]:
         lines.append(f"unexpected values (kept in raw, flagged): {summary['unexpected']}")
     if summary.get("repaired_campaigns"):

@@ -53,6 +53,11 @@ def test_a_sync_into_s3_equals_the_local_sync_row_by_row_and_a_reader_builds_it_
     backfill, incremental = (run["published"] for run in remote_runs)
     assert backfill["lake_url"] == lake_url and backfill["uploaded"] == backfill["files"] > 0
     assert 0 < incremental["uploaded"] < incremental["files"]  # only the partitions the run rewrote
+    from flows.sync import format_summary
+
+    assert f"lake published to {lake_url}: {incremental['uploaded']} of {incremental['files']} files uploaded" \
+        in format_summary(remote_runs[1])
+    assert "lake published" not in format_summary(local_runs[1])
 
     # Another machine: nothing local but the settings; the warehouse comes from the bucket's manifest.
     from smsetl.cli import main
