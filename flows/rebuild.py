@@ -23,7 +23,7 @@ from pathlib import Path
 from flows import privacy, steps
 from flows.settings import current
 from flows.sync import stage_run_rows, sync_lock
-from storage import raw, warehouse
+from storage import raw
 from storage.lake import Lake, remove_tree
 from transforms.schema import RUN_SUCCEEDED
 
@@ -75,7 +75,9 @@ def rebuild(data_dir: Path) -> int:
             os.replace(data_dir / "lake", old)
         os.replace(new_root, data_dir / "lake")
         remove_tree(old)
-        warehouse.build(Lake(data_dir / "lake", memory_limit=current().duckdb_memory), data_dir)
+        # Converted recipients: the bucket's files of the old mode go now, not one publish later.
+        steps.publish(Lake(data_dir / "lake", memory_limit=current().duckdb_memory), data_dir,
+                      keep_previous=not converting_from)
         if converting_from:
             privacy.finish_conversion(data_dir, pii)
         return len(runs)

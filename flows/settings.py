@@ -15,6 +15,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.objectstore import ObjectStore, parse_lake_url
+
 
 class SettingsError(ValueError):
     """A setting has a value it cannot have; the message names the variable and what to use."""
@@ -47,6 +49,30 @@ class Settings(BaseSettings):
             return value
         raise ValueError("must be 'local' (a Dask LocalCluster on this machine) or a scheduler's address such as "
                          "tcp://scheduler:8786 (or blank: threads of this process)")
+
+    # The lake published to S3-compatible storage (storage/objectstore.py); blank: the local lake only.
+    lake_url: str = Field("", alias="SMS_LAKE_URL")
+    aws_access_key_id: str = Field("", alias="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: SecretStr = Field(SecretStr(""), alias="AWS_SECRET_ACCESS_KEY")
+    aws_endpoint_url: str = Field("", alias="AWS_ENDPOINT_URL")  # blank: AWS itself
+    aws_region: str = Field("", alias="AWS_REGION")
+
+    @field_validator("lake_url")
+    @classmethod
+    def _lake_url(cls, value: str) -> str:
+        if value:
+            parse_lake_url(value)
+        return value
+
+    def object_store(self) -> ObjectStore | None:
+        """Where the lake is published (`SMS_LAKE_URL` and the AWS_* variables), or None: the local lake only."""
+        if not self.lake_url:
+            return None
+        try:
+            return ObjectStore(self.lake_url, self.aws_access_key_id, self.aws_secret_access_key.get_secret_value(),
+                               self.aws_endpoint_url, self.aws_region)
+        except ValueError as exc:
+            raise SettingsError(f"{exc} (see the README's configuration table)") from None
 
     def portable(self) -> dict:
         """These settings without the secrets, as plain values: what a task run elsewhere (a Dask worker, which

@@ -42,6 +42,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ from smsapi import SmsApi
 from smsapi.client import LINK_STATS_IDS_PER_CALL
 from smsapi.glossary import FINAL_STATUSES, MESSAGE_STATUSES, UNKNOWN_STATUS
 from smsapi.windows import WIRE_FORMAT
-from storage import raw
+from storage import objectstore, raw, warehouse
 from storage.crashpoints import crashpoint
 from storage.lake import Lake, StagingWriter
 from storage.planning import inconsistent_campaigns, lake_state, last_summary, non_final_messages
@@ -116,6 +117,28 @@ class RunContext:
     @property
     def observed_at(self) -> str:
         return self.as_of.isoformat()
+
+
+def publish(lake: Lake, data_dir: Path, keep_previous: bool = True) -> dict:
+    """Publish the warehouse built from `lake` (`storage.warehouse`). With `SMS_LAKE_URL` the lake is published
+    there first (`storage.objectstore`: new files, then the manifest, then the orphans' removal) and the
+    warehouse is built from what was published, so it holds exactly what any other reader of the bucket reads.
+    `keep_previous`: see `storage.objectstore.publish`. Returns what was done and how long it took."""
+    store = current().object_store()
+    t0 = time.monotonic()
+    done = {}
+    if store is not None:
+        published = objectstore.publish(lake.root, store, keep_previous)
+        lake = objectstore.PublishedLake(store, data_dir, memory_limit=current().duckdb_memory)
+        done = {"lake_url": store.url, "files": published.files, "uploaded": published.uploaded,
+                "uploaded_bytes": published.uploaded_bytes, "deleted": published.deleted,
+                "lake_seconds": round(time.monotonic() - t0, 3)}
+        log.info("published the lake to %s in %.1f s: %d files, %d uploaded (%s bytes), %d old ones removed",
+                 store.url, done["lake_seconds"], published.files, published.uploaded,
+                 f"{published.uploaded_bytes:,}", published.deleted)
+    t1 = time.monotonic()
+    warehouse.build(lake, data_dir)
+    return {**done, "warehouse_seconds": round(time.monotonic() - t1, 3)}
 
 
 def new_run_id(now: datetime) -> str:

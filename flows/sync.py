@@ -123,7 +123,7 @@ def merge_and_publish(run: steps.RunContext, api: SmsApi, stager: steps.Stager, 
     crashpoint("sync.after_run_record")
     run.progress.begin("publish")
     t0 = time.monotonic()
-    warehouse.build(run.lake, run.data_dir)
+    summary["published"] = steps.publish(run.lake, run.data_dir)
     log.info("published the warehouse in %.1f s", time.monotonic() - t0)
     crashpoint("sync.after_publish")
     remove_tree(run.staging_dir)
@@ -373,7 +373,7 @@ def _record_failure(run: steps.RunContext, api: SmsApi, started: datetime, exc: 
         remove_tree(run.staging_dir)
         _record_run(run, summary)
         if not run.merge_started:
-            warehouse.build(run.lake, run.data_dir)
+            steps.publish(run.lake, run.data_dir)
         remove_tree(run.staging_dir)
     except Exception:  # never hide the run's own error behind the failure to record it
         log.exception("could not record the failed run %s", run.run_id)
@@ -412,6 +412,10 @@ def format_summary(summary: dict, markdown: bool = False) -> str:
         lines += [f"| {t} | {r['added']} | {r['changed']} |" for t, r in sorted(summary["rows"].items())]
     else:
         lines += [f"  {t:<24} +{r['added']:<9} ~{r['changed']}" for t, r in sorted(summary["rows"].items())]
+    if (published := summary.get("published", {})).get("lake_url"):
+        lines.append(f"lake published to {published['lake_url']}: {published['uploaded']} of {published['files']} "
+                     f"files uploaded ({published['uploaded_bytes']:,} bytes), {published['deleted']} old ones "
+                     "removed; the warehouse built from it")
     if summary["unexpected"]:
         lines.append(f"unexpected values (kept in raw, flagged): {summary['unexpected']}")
     if summary.get("repaired_campaigns"):

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 # The flags that are settings too (`flows.settings.Settings` fields of the same names), over the environment's.
-SETTING_FLAGS = ("api_url", "timezone", "rate_limit", "pii", "data_dir", "dask")
+SETTING_FLAGS = ("api_url", "timezone", "rate_limit", "pii", "data_dir", "dask", "lake_url")
 
 
 def data_dir_from(args: argparse.Namespace) -> Path:
@@ -43,6 +43,20 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="where raw, lake and warehouse live (default: $SMS_DATA_DIR or ./data)")
 
 
+def _add_lake_url_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--lake-url", metavar="s3://BUCKET/PREFIX",
+                        help=f"{what} (default: $SMS_LAKE_URL; credentials and endpoint from AWS_ACCESS_KEY_ID, "
+                             "AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_REGION)")
+
+
+def check_object_store() -> None:
+    """A wrong bucket, endpoint or credentials fail here, before Prefect starts, naming the setting to fix."""
+    from flows.settings import current
+
+    if (store := current().object_store()) is not None:
+        store.check()
+
+
 def _add_pii_flag(parser: argparse.ArgumentParser, note: str = "") -> None:
     from transforms.pii import PII_MODES
 
@@ -66,6 +80,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print("smsetl sync: --dask goes with --accounts FILE: it runs the accounts' syncs on a Dask cluster",
               file=sys.stderr)
         return 2
+    check_object_store()
     if args.accounts:  # many accounts, each in <data dir>/accounts/<name>/: smsetl/accounts.py
         from smsetl.accounts import sync_accounts
 
@@ -106,12 +121,18 @@ def cmd_build(args: argparse.Namespace) -> int:
     from flows.settings import current
     from storage import warehouse
     from storage.lake import Lake
+    from storage.objectstore import PublishedLake
 
     data_dir = data_dir_from(args)
-    if not (data_dir / "lake").exists():
-        raise FileNotFoundError(f"no lake in {data_dir}: run `smsetl sync` first")
-    path = warehouse.build(Lake(data_dir / "lake", memory_limit=current().duckdb_memory), data_dir)
-    print(f"warehouse rebuilt with the views of sql/: {path}")
+    if (store := current().object_store()) is not None:  # the published lake: any machine can build from it
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lake, source = PublishedLake(store, data_dir, memory_limit=current().duckdb_memory), store.url
+    elif (data_dir / "lake").exists():
+        lake, source = Lake(data_dir / "lake", memory_limit=current().duckdb_memory), data_dir / "lake"
+    else:
+        raise FileNotFoundError(f"no lake in {data_dir}: run `smsetl sync` first (or give --lake-url)")
+    path = warehouse.build(lake, data_dir)
+    print(f"warehouse rebuilt from {source} with the views of sql/: {path}")
     return 0
 
 
@@ -184,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", type=_date,
                    help="campaigns created before this date, 00:00 UTC (default: now, plus a day of clock slack)")
     _add_pii_flag(p, "; must be the mode the data directory holds")
+    _add_lake_url_flag(p, "also publish the lake here, and build the warehouse from it")
     p.add_argument("--accounts", metavar="FILE", help="sync every account of this TOML file, each into <data dir>/"
                                                       "accounts/<name>/, then the combined warehouse")
     p.add_argument("--dask", metavar="local|tcp://HOST:PORT",
@@ -217,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="rebuild the warehouse file and its views from the lake")
     p.add_argument("--data-dir")
+    _add_lake_url_flag(p, "build from the lake published here instead of the local one")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("housekeep", help="remove what killed runs left; compact or prune the raw store")
@@ -273,9 +296,10 @@ def main(argv: list[str] | None = None) -> int:
         from flows.privacy import PiiError
         from flows.sync import SyncBusyError
         from smsapi import SmsApiError
+        from storage.objectstore import ObjectStoreError
 
         if isinstance(exc, SmsApiError | SyncBusyError | PiiError | settings.SettingsError | FileNotFoundError
-                      | FileExistsError):
+                      | FileExistsError | ObjectStoreError):
             print(f"smsetl {args.command}: {exc}", file=sys.stderr)
             return 2
         raise

@@ -24,7 +24,8 @@ WAREHOUSE_FILE = "warehouse.duckdb"
 
 
 def build(lake: Lake, data_dir: Path) -> Path:
-    """Build the warehouse from the lake, apply the views, and publish it atomically. Returns its path."""
+    """Build the warehouse from the lake (the local one, or `storage.objectstore.PublishedLake`), apply the
+    views, and publish it atomically. Returns its path."""
     target = data_dir / WAREHOUSE_FILE
     building = data_dir / (WAREHOUSE_FILE + ".building")
     for leftover in (building, Path(str(building) + ".wal")):
@@ -32,6 +33,7 @@ def build(lake: Lake, data_dir: Path) -> Path:
     con = duckdb.connect(str(building), config=lake.duckdb_config())
     try:
         con.execute("set timezone = 'UTC'")
+        lake.prepare(con)
         schema.create_tables(con)
         for table in TABLES:
             files = lake.files(table)
