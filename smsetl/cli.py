@@ -80,6 +80,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print("smsetl sync: --dask goes with --accounts FILE: it runs the accounts' syncs on a Dask cluster",
               file=sys.stderr)
         return 2
+    if args.scope != "full" and args.accounts:
+        print("smsetl sync: --scope goes without --accounts: a multi-account sync runs every account in full",
+              file=sys.stderr)
+        return 2
     check_object_store()
     if args.accounts:  # many accounts, each in <data dir>/accounts/<name>/: smsetl/accounts.py
         from smsetl.accounts import sync_accounts
@@ -97,7 +101,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         api.get_balance()
     # A sync already running fails here, at once, not after Prefect starts; the flow takes its own lock too.
     with sync_lock(data_dir_from(args), ".sync-cli.lock"), progress_display():  # live on a terminal, else log lines
-        summary = sync(str(data_dir_from(args)), since=args.since, until=args.until)
+        summary = sync(str(data_dir_from(args)), since=args.since, until=args.until, scope=args.scope)
     print(format_summary(summary))
     return 0
 
@@ -206,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="campaigns created before this date, 00:00 UTC (default: now, plus a day of clock slack)")
     _add_pii_flag(p, "; must be the mode the data directory holds")
     _add_lake_url_flag(p, "also publish the lake here, and build the warehouse from it")
+    p.add_argument("--scope", choices=("full", "hourly", "frequent"), default="full",
+                   help="full: everything (default); hourly: settled campaigns re-checked only once a day; frequent: "
+                        "also counters and click series only once an hour old (what `smsetl serve` runs every "
+                        "10 minutes)")
     p.add_argument("--accounts", metavar="FILE", help="sync every account of this TOML file, each into <data dir>/"
                                                       "accounts/<name>/, then the combined warehouse")
     p.add_argument("--dask", metavar="local|tcp://HOST:PORT",

@@ -64,3 +64,24 @@ def test_the_frequent_scope_skips_counters_and_click_series_until_they_are_an_ho
     # 61 minutes after that, a frequent run finds the counters an hour old and reads them itself.
     assert late["Campaign/List"] > listing and third["watermarks"][steps.COUNTERS_WATERMARK] is not None
     assert third["watermarks"][steps.SETTLED_WATERMARK] is None  # the settled re-check waits for a day
+
+
+def test_smsetl_sync_runs_the_scope_it_is_given(prefect_harness, monkeypatch, tmp_path, capsys):
+    from smsetl import cli
+
+    for name, value in {"SMS_API_KEY": SANDBOX_API_KEY, "SMS_TIMEZONE": SANDBOX_TZ, "SMS_RATE_LIMIT": "none"}.items():
+        monkeypatch.setenv(name, value)
+    sb = Sandbox.generate(seed=65, campaigns=12, messages=1200, now=SANDBOX_NOW, timezone=SANDBOX_TZ)
+    with sb.serve(port=0, faults=Faults()) as server:
+        monkeypatch.setenv("SMS_API_URL", server.url)
+        state = SyncedSandbox(sb, server, tmp_path / "data")
+        sb.clock.advance(timedelta(seconds=6670))
+        state.sync(since=state.as_of() - timedelta(days=120))
+        sb.clock.advance(timedelta(minutes=30))
+        before = Counter(server.calls())
+        assert cli.main(["sync", "--scope", "frequent", "--data-dir", str(tmp_path / "data")]) == 0
+        calls = Counter(server.calls()) - before
+    assert calls["Message/List"] > 0 and calls["Link/GetStats"] == 0 and calls["Campaign/GetInfo"] == 0
+    capsys.readouterr()
+    assert cli.main(["sync", "--scope", "hourly", "--accounts", str(tmp_path / "accounts.toml")]) == 2
+    assert "--scope goes without --accounts" in capsys.readouterr().err
