@@ -243,6 +243,7 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
         finally:  # what was learned holds whether or not the run succeeded
             if api.limiter.adaptive:
                 rate_limits.save(data_path, api.limiter.learned())
+        _fold(data_path)
     crashpoint("sync.after_unlock")
     run.progress.begin("report")
     summary["phase_seconds"] = run.progress.phase_seconds()  # the artifact shows the warehouse's publishing too
@@ -250,6 +251,18 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
     alerts.report_mismatches(data_path, summary)  # what a re-read could not repair: logged, and an event
     summary["phase_seconds"] = run.progress.finish()
     return summary
+
+
+def _fold(data_path: Path) -> None:
+    """Fold past runs into raw's snapshot when enough wait outside it (`flows.rebuild.fold`), so that a rebuild's
+    cost stays flat. The run is published already: a fold that fails is logged, and the next sync tries again."""
+    from flows.rebuild import FOLD_EVERY, fold
+
+    try:
+        fold(data_path, at_least=FOLD_EVERY)
+    except Exception as exc:
+        log.warning("could not fold past runs into raw's snapshot (the run is published; the next sync tries "
+                    "again): %s: %s", type(exc).__name__, exc)
 
 
 def _gateway_clock(api: SmsApi, started: datetime) -> tuple[datetime, str]:
