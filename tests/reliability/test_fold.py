@@ -50,9 +50,7 @@ def synced(prefect_harness, tmp_path_factory):
         finally:
             os.environ.clear()
             os.environ.update(saved)
-    print("sync seconds:", [s["duration_s"] for s in state.summaries])
     changed = [s["rows"].get("messages", {}).get("changed", 0) for s in state.summaries[1:]]
-    print("status changes per run:", changed)
     assert sum(changed) > 0, "no incremental run changed a message's status: nothing for the fold to order"
     return kept
 
