@@ -340,10 +340,13 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     if result.unexpected:  # nulled or flagged in their rows, or left out where no id keys them; raw has them all
         log.warning("unexpected values from the gateway (kept in raw, counted in sync_run_entities): %s",
                     dict(result.unexpected))
+    if result.blank_timestamps:  # the reference's "unset" is null; a blank string is bad input, read as unset
+        log.warning("blank timestamps from the gateway (read as unset; kept in raw): %s", dict(result.blank_timestamps))
     crashpoint("sync.after_extract")
 
     summary = _summary(run, api, started, RUN_SUCCEEDED)
-    summary.update(staged_rows=dict(result.rows), unexpected=dict(result.unexpected), adopted_raw_parts=adopted.parts,
+    summary.update(staged_rows=dict(result.rows), unexpected=dict(result.unexpected),
+                   blank_timestamps=dict(result.blank_timestamps), adopted_raw_parts=adopted.parts,
                    links_with_new_clicks=len(changed_links),
                    new_clicks=sum(max(n - (p.link_clicks.get(lid) or 0), 0) for lid, n in clicks_now.items()),
                    watermarks={"campaigns_created_from": p.campaigns_from.isoformat(),
@@ -413,6 +416,8 @@ def format_summary(summary: dict, markdown: bool = False) -> str:
         lines += [f"  {t:<24} +{r['added']:<9} ~{r['changed']}" for t, r in sorted(summary["rows"].items())]
     if summary["unexpected"]:
         lines.append(f"unexpected values (kept in raw, flagged): {summary['unexpected']}")
+    if summary.get("blank_timestamps"):
+        lines.append(f"blank timestamps (read as unset, kept in raw): {summary['blank_timestamps']}")
     if summary.get("repaired_campaigns"):
         lines.append(f"repaired in this run (re-read after disagreeing with the gateway's counters): "
                      f"{len(summary['repaired_campaigns'])} campaigns")

@@ -12,7 +12,7 @@ with every damage at once and is compared with the clean run of the same sandbox
 | extra_fields            | kept        | no: unknown fields are ignored (raw keeps them)          |
 | numbers                 | kept        | no: JSON numbers read as the strings would               |
 | unknown_status          | kept        | yes: UNKNOWN, original in status_raw, is_unexpected      |
-| blank_timestamps        | kept        | no: the gateway sends none for what did not happen yet   |
+| blank_timestamps        | kept (NaT)  | apart: `blank_timestamps` in the summary, a warning      |
 | bad_timestamps          | kept        | yes: NaT                                                 |
 | long_text, every_script | kept        | no: text kept exactly, byte for byte                     |
 | id_beyond_32_bits       | kept        | no: int64, exact                                         |
@@ -110,6 +110,10 @@ OUTCOMES = {
 }
 
 
+# Timestamps sent as blank strings, per damaged item (the reference's unset is null: bad input, counted apart)
+BLANKS = {"blank_timestamps": 2}
+
+
 def test_every_damage_the_sandbox_can_serve_has_a_stated_outcome():
     assert set(OUTCOMES) == set(ITEM_DAMAGES)
 
@@ -124,6 +128,7 @@ def test_a_damaged_item_is_kept_or_quarantined_and_counted_and_its_neighbours_ar
     kept, per_item = OUTCOMES[name]
     assert len(rows) == len(page) - DAMAGED + kept
     assert result.unexpected == per_item * DAMAGED
+    assert result.blank_timestamps == BLANKS.get(name, 0) * DAMAGED
     for item in page[DAMAGED:]:  # the undamaged rows are exactly the clean ones
         assert rows[int(item["id"])] == clean_rows[int(item["id"])]
     if name == "id_beyond_32_bits":
@@ -327,6 +332,9 @@ def test_a_sync_served_every_damage_completes_keeps_or_quarantines_and_counts_ea
                                                   "missing_id")))
     assert summary["unexpected"]["messages"] >= len(counted)
     assert entities["messages"] == summary["unexpected"]["messages"]
-    assert clean_summary["unexpected"] == {}
+    assert clean_summary["unexpected"] == {} and clean_summary["blank_timestamps"] == {}
+    assert summary["blank_timestamps"]["messages"] >= 2 * len(mangled["blank_timestamps"] - quarantined)
+    figures["blank timestamps counted by the damaged sync"] += summary["blank_timestamps"]["messages"]
+    assert any(r.levelno == logging.WARNING and "blank timestamps" in r.getMessage() for r in caplog.records)
     assert any(r.levelno == logging.WARNING and "unexpected values" in r.getMessage() for r in caplog.records)
     assert summary["api"]["lists_shrunk"] >= 1 and summary["api"]["repeated_items"] >= 1
