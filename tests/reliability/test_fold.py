@@ -2,8 +2,8 @@
 number of past runs, and gives the same warehouse, row by row, as replaying every run and as the live syncs.
 
 One module fixture syncs a small sandbox 12 times (a backfill, then incremental runs with the clock moving, so
-later runs carry status updates for messages earlier runs hold), folding automatically every 4 runs; copies
-after runs 4, 10 and 12 are kept with their live warehouses."""
+later runs carry status updates for messages earlier runs hold, and three fold webhook delivery reports),
+folding automatically every 4 runs; copies after runs 4, 10 and 12 are kept with their live warehouses."""
 
 import os
 import shutil
@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
+import duckdb
 import pytest
 from e2e_support import SANDBOX_NOW, SANDBOX_TZ, SyncedSandbox
 from reliability_support import dump_warehouse, run_cli
@@ -22,9 +23,11 @@ from sandbox import SANDBOX_API_KEY, Faults, Sandbox
 from storage import housekeeping, raw, snapshot
 from storage.crashpoints import ENV
 from storage.lake import Lake
+from webhooks.store import EventStore
 
 SEED = 31
 KEPT = (4, 10, 12)
+WEBHOOK_BEFORE = (3, 6, 9)  # delivery reports stored by the receiver before these syncs
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +45,8 @@ def synced(prefect_harness, tmp_path_factory):
         try:
             state = SyncedSandbox(sb, server, data_dir)
             for number in range(1, max(KEPT) + 1):
+                if number in WEBHOOK_BEFORE:
+                    store_delivery_reports(data_dir, sb, number)
                 state.sync(since=datetime(2020, 1, 1, tzinfo=UTC) if number == 1 else None)
                 if number in KEPT:
                     shutil.copytree(data_dir, root / f"after-{number}")
@@ -50,9 +55,32 @@ def synced(prefect_harness, tmp_path_factory):
         finally:
             os.environ.clear()
             os.environ.update(saved)
+    folded_events = list((data_dir / "raw" / "webhook_events").glob("run=*"))
+    assert len(folded_events) >= 2, "webhook events were folded by fewer than two runs: nothing to order"
     changed = [s["rows"].get("messages", {}).get("changed", 0) for s in state.summaries[1:]]
     assert sum(changed) > 0, "no incremental run changed a message's status: nothing for the fold to order"
     return kept
+
+
+def store_delivery_reports(data_dir, sb, number: int) -> None:
+    """Delivery reports as the webhook receiver stores them: EXPIRED for a few messages the warehouse holds
+    as not final, and one for a message the next runs have not read yet (folded once a later run reads it)."""
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        pending = [r[0] for r in con.execute(
+            "select message_id from messages where not is_final order by message_id limit 3").fetchall()]
+        (newest,) = con.execute("select max(message_id) from messages").fetchone()
+    finally:
+        con.close()
+    store = EventStore(data_dir)
+    try:
+        for n, message_id in enumerate([*pending, newest + 40]):
+            store.put({"eventId": f"{number}-{n}", "eventType": "sms-delivery-report", "attempt": 1,
+                       "eventCreateTs": sb.fmt(sb.clock.ts), "data": {"messageId": str(message_id),
+                                                                      "status": "EXPIRED", "segNum": "1",
+                                                                      "statusUpdateTs": sb.fmt(sb.clock.ts)}})
+    finally:
+        store.close()
 
 
 @pytest.fixture
