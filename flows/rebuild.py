@@ -10,8 +10,9 @@ so the runs replayed are folded into raw's snapshot: the lake exactly as replayi
 rebuild then copies the snapshot (hard links) and replays only the runs after it, and leaves a snapshot of
 every run it replayed. Folding is the same replay, run by run and in order (status updates and folded webhook
 events applied as the sync did), so the warehouse is the one a replay from the first run gives. A sync folds
-once `FOLD_EVERY` runs wait outside the snapshot, and `smsetl housekeep --compact` folds them all. A run whose
-record lacks what a replay needs cannot be folded: the fold stops before it (a rebuild names it and fails).
+once `FOLD_EVERY` runs wait outside the snapshot (`FOLD_AT_MOST` at a time), and `smsetl housekeep --compact`
+folds them all. A run whose record lacks what a replay needs cannot be folded: the fold stops before it (a
+rebuild names it and fails).
 
 Recipients' phone numbers (`SMS_PII`, `flows.privacy`): raw holds them under the data directory's mode, so a
 rebuild replays them as they are. Asked by name for a stronger mode (`--pii hash` on a `keep` directory, say),
@@ -43,6 +44,7 @@ from transforms.schema import RUN_SUCCEEDED
 log = logging.getLogger("smsetl.rebuild")
 
 FOLD_EVERY = 8  # a sync folds the runs outside the snapshot once there are this many (a fold replays them)
+FOLD_AT_MOST = 64  # runs one sync folds: a directory older than its snapshot catches up over a few syncs
 # What a replay reads of a run's record (`stage_run_rows` and the run's context).
 RECORD_FIELDS = ("as_of", "timezone", "outcome", "started_at", "ended_at", "api_calls", "rows", "unexpected",
                  "watermarks")
@@ -138,16 +140,16 @@ def rebuild(data_dir: Path) -> Rebuilt:
         return Rebuilt(folded=len(base.runs) if base else 0, replayed=len(replayed))
 
 
-def fold(data_dir: Path, at_least: int = 1) -> int:
-    """Fold the completed runs outside raw's snapshot into it, in order, if there are `at_least` of them;
-    returns how many were folded. The caller holds the data directory's sync lock."""
+def fold(data_dir: Path, at_least: int = 1, at_most: int | None = None) -> int:
+    """Fold the completed runs outside raw's snapshot into it, in order (the oldest `at_most` of them), if
+    there are `at_least`; returns how many were folded. The caller holds the data directory's sync lock."""
     raw_root = data_dir / "raw"
     base = snapshot.load(raw_root, code_id())
     waiting = [r for r in snapshot.recorded_runs(raw_root) if base is None or r > base.through]
     if not waiting or len(waiting) < at_least:
         return 0
     started = time.monotonic()
-    runs = completed_runs(raw_root, after=base.through if base else None)
+    runs = completed_runs(raw_root, after=base.through if base else None)[:at_most]
     for number, (run_id, summary) in enumerate(runs):
         if missing := missing_fields(summary):
             log.warning("run %s cannot be folded (its record lacks %s): the fold stops before it",

@@ -256,10 +256,10 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
 def _fold(data_path: Path) -> None:
     """Fold past runs into raw's snapshot when enough wait outside it (`flows.rebuild.fold`), so that a rebuild's
     cost stays flat. The run is published already: a fold that fails is logged, and the next sync tries again."""
-    from flows.rebuild import FOLD_EVERY, fold
+    from flows.rebuild import FOLD_AT_MOST, FOLD_EVERY, fold
 
     try:
-        fold(data_path, at_least=FOLD_EVERY)
+        fold(data_path, at_least=FOLD_EVERY, at_most=FOLD_AT_MOST)
     except Exception as exc:
         log.warning("could not fold past runs into raw's snapshot (the run is published; the next sync tries "
                     "again): %s: %s", type(exc).__name__, exc)

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import duckdb
+import orjson
+import pyarrow as pa
 import pytest
 from e2e_support import SANDBOX_NOW, SANDBOX_TZ, SyncedSandbox
 from reliability_support import dump_warehouse, run_cli
@@ -179,3 +181,20 @@ def test_a_snapshot_that_no_longer_describes_raw_is_not_used(synced, copy_of, ca
     shutil.move(raw_root / "runs" / f"run={first}", data_dir / "moved-out")
     assert snapshot.load(raw_root, rebuild_module.code_id()) is None
     assert "not the runs it folded" in caplog.text
+
+
+def test_a_run_whose_record_cannot_be_replayed_stops_the_fold_before_it_and_rebuild_names_it(
+        synced, copy_of, caplog):
+    data_dir = copy_of(10)  # a snapshot of runs 1-8; runs 9 and 10 wait
+    raw_root = data_dir / "raw"
+    last = snapshot.recorded_runs(raw_root)[-1]
+    (part,) = (raw_root / "runs" / f"run={last}").glob("*.jsonl.zst")
+    (record,) = raw.read_part(part)
+    del record["data"]["watermarks"]
+    with pa.CompressedOutputStream(str(part), "zstd") as out:
+        out.write(orjson.dumps(record) + b"\n")
+    assert rebuild_module.fold(data_dir) == 1  # run 9 only
+    assert f"run {last} cannot be folded" in caplog.text
+    assert snapshot.load(raw_root, rebuild_module.code_id()).runs == tuple(snapshot.recorded_runs(raw_root)[:-1])
+    with pytest.raises(ValueError, match=f"run {last}'s record .* lacks watermarks"):
+        rebuild(data_dir)
