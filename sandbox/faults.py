@@ -27,6 +27,8 @@ class Faults:
     "shift" (any share) serves the first read of each listing's pages after the first as if page 0's first
     item had left the set and another had joined after the last (the one that left, served again there), so
     totalItemCount stays the same while every later page starts one item later: page 1's first item is skipped.
+    webhook_duplicate / webhook_retry_after_ok: the share of delivery-report webhooks (chosen by eventId) sent
+    twice, or sent again after a 2xx (`sandbox.webhook_sender`).
     """
 
     rate_limit: float = 0.0
@@ -44,6 +46,8 @@ class Faults:
     lost_answers: dict[str, float] = field(default_factory=dict)
     mangle: dict[str, float] = field(default_factory=dict)
     mangle_campaigns: list[int] = field(default_factory=list)
+    webhook_duplicate: float = 0.0
+    webhook_retry_after_ok: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from . import api
 from .data import World
 from .faults import ITEM_DAMAGES, SHRINK_BY, FaultInjector, Faults, chosen
+from .webhook_sender import WebhookSender
 
 
 class _Ctx:
@@ -179,6 +180,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, json.dumps(owner.injector.faults.to_dict()).encode())
         if route == "stats":
             return self._send(200, json.dumps({"calls": owner.calls()}).encode())
+        if route == "webhooks":
+            counts = owner.webhooks.counts() if owner.webhooks else {"url": None}
+            return self._send(200, json.dumps(counts).encode())
         return self._send(404, b'{"error":"not found"}')
 
 
@@ -208,6 +212,7 @@ class SandboxServer:
         self._shrunk: set[str] = set()  # listings whose page 1 was already served shrunk
         self._reads: dict[str, int] = defaultdict(int)  # listing -> times its page 0 was served
         self.shifted_pages = 0  # pages the "shift" fault served one item later
+        self.webhooks: WebhookSender | None = None
         self._httpd = self._start(port, wrong=False)
         self.port = self._httpd.server_address[1]
         self.url = f"http://{host}:{self.port}"
@@ -228,6 +233,15 @@ class SandboxServer:
             self._wrong = self._start(port, wrong=True)
             self.wrong_port = self._wrong.server_address[1]
             self.wrong_url = f"http://{self.host}:{self.wrong_port}"
+
+    def send_webhooks(self, url: str, secret: str, **options) -> WebhookSender:
+        """From now on, POST a signed delivery report to `url` for each message that becomes final as the clock
+        moves (`sandbox.webhook_sender`; `options`: threads, timeout, retry_step). The faults' webhook_*
+        switches apply."""
+        if self.webhooks is not None:
+            raise RuntimeError(f"this sandbox already sends webhooks to {self.webhooks.url}")
+        self.webhooks = WebhookSender(self.sb, url, secret, faults=lambda: self.injector.faults, **options).start()
+        return self.webhooks
 
     def set_faults(self, faults: Faults) -> None:
         self.injector.set(faults)
@@ -280,6 +294,8 @@ class SandboxServer:
             return dict(self._calls)
 
     def close(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.close()
         for h in (self._httpd, self._wrong):
             if h is not None:
                 h.shutdown()
