@@ -150,16 +150,18 @@ def new_run_id(now: datetime) -> str:
 
 @dataclass
 class StepResult:
-    """What an extract step did: rows staged per table, unexpected values, and ids it saw."""
+    """What an extract step did: rows staged per table, unexpected values, blank timestamps, and ids it saw."""
 
     rows: Counter = field(default_factory=Counter)
     unexpected: Counter = field(default_factory=Counter)
+    blank_timestamps: Counter = field(default_factory=Counter)  # per table, as `unexpected`
     ids: dict = field(default_factory=dict)
     newest: dict = field(default_factory=dict)  # kind -> the newest gateway wire timestamp seen (a string)
 
     def add(self, other: StepResult) -> None:
         self.rows.update(other.rows)
         self.unexpected.update(other.unexpected)
+        self.blank_timestamps.update(other.blank_timestamps)
         for key, values in other.ids.items():
             self.ids.setdefault(key, {}).update(values)
         for kind, value in other.newest.items():
@@ -212,6 +214,8 @@ def _stage(stager: Stager, table: str, normalized: transforms.Normalized, result
     result.rows[table] += len(normalized.frame)
     if normalized.unexpected:  # by table, as the run's rows are counted (sync_run_entities)
         result.unexpected["messages" if table == "message_statuses" else table] += normalized.unexpected
+    if normalized.blank_timestamps:  # read as unset (NaT), as the reference says the gateway sends null
+        result.blank_timestamps["messages" if table == "message_statuses" else table] += normalized.blank_timestamps
 
 
 def ingest(entity: str, record: dict, tz: str, stager: Stager, result: StepResult) -> None:

@@ -247,6 +247,7 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
         finally:  # what was learned holds whether or not the run succeeded
             if api.limiter.adaptive:
                 rate_limits.save(data_path, api.limiter.learned())
+        _fold(data_path)
     crashpoint("sync.after_unlock")
     run.progress.begin("report")
     summary["phase_seconds"] = run.progress.phase_seconds()  # the artifact shows the warehouse's publishing too
@@ -254,6 +255,18 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
     alerts.report_mismatches(data_path, summary)  # what a re-read could not repair: logged, and an event
     summary["phase_seconds"] = run.progress.finish()
     return summary
+
+
+def _fold(data_path: Path) -> None:
+    """Fold past runs into raw's snapshot when enough wait outside it (`flows.rebuild.fold`), so that a rebuild's
+    cost stays flat. The run is published already: a fold that fails is logged, and the next sync tries again."""
+    from flows.rebuild import FOLD_AT_MOST, FOLD_EVERY, fold
+
+    try:
+        fold(data_path, at_least=FOLD_EVERY, at_most=FOLD_AT_MOST)
+    except Exception as exc:
+        log.warning("could not fold past runs into raw's snapshot (the run is published; the next sync tries "
+                    "again): %s: %s", type(exc).__name__, exc)
 
 
 def _gateway_clock(api: SmsApi, started: datetime) -> tuple[datetime, str]:
@@ -337,10 +350,13 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     if result.unexpected:  # nulled or flagged in their rows, or left out where no id keys them; raw has them all
         log.warning("unexpected values from the gateway (kept in raw, counted in sync_run_entities): %s",
                     dict(result.unexpected))
+    if result.blank_timestamps:  # the reference's "unset" is null; a blank string is bad input, read as unset
+        log.warning("blank timestamps from the gateway (read as unset; kept in raw): %s", dict(result.blank_timestamps))
     crashpoint("sync.after_extract")
 
     summary = _summary(run, api, started, RUN_SUCCEEDED)
-    summary.update(staged_rows=dict(result.rows), unexpected=dict(result.unexpected), adopted_raw_parts=adopted.parts,
+    summary.update(staged_rows=dict(result.rows), unexpected=dict(result.unexpected),
+                   blank_timestamps=dict(result.blank_timestamps), adopted_raw_parts=adopted.parts,
                    links_with_new_clicks=len(changed_links),
                    new_clicks=sum(max(n - (p.link_clicks.get(lid) or 0), 0) for lid, n in clicks_now.items()),
                    watermarks={"campaigns_created_from": p.campaigns_from.isoformat(),
@@ -418,6 +434,8 @@ def format_summary(summary: dict, markdown: bool = False) -> str:
                      "removed; the warehouse built from it")
     if summary["unexpected"]:
         lines.append(f"unexpected values (kept in raw, flagged): {summary['unexpected']}")
+    if summary.get("blank_timestamps"):
+        lines.append(f"blank timestamps (read as unset, kept in raw): {summary['blank_timestamps']}")
     if summary.get("repaired_campaigns"):
         lines.append(f"repaired in this run (re-read after disagreeing with the gateway's counters): "
                      f"{len(summary['repaired_campaigns'])} campaigns")

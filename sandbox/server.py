@@ -210,6 +210,8 @@ class SandboxServer:
         self._calls_lock = threading.Lock()
         self.mangled: dict[str, set[int]] = defaultdict(set)  # item damage -> the message ids it was applied to
         self._shrunk: set[str] = set()  # listings whose page 1 was already served shrunk
+        self._reads: dict[str, int] = defaultdict(int)  # listing -> times its page 0 was served
+        self.shifted_pages = 0  # pages the "shift" fault served one item later
         self.webhooks: WebhookSender | None = None
         self._httpd = self._start(port, wrong=False)
         self.port = self._httpd.server_address[1]
@@ -257,7 +259,15 @@ class SandboxServer:
             return handler(self.sb, {**p, "pagination": {"pageSize": size, "currentPage": n}}, self.ctx)["items"]
 
         items, total = list(data["items"]), data["totalItemCount"]
-        if "shrink" in f.mangle and page >= 1 and listing not in self._shrunk:
+        if page == 0:
+            self._reads[listing] += 1
+        if "shift" in f.mangle and page >= 1 and self._reads[listing] == 1:
+            # page 0's first item left, another joined after the last: the list is S[1:] + [S[0]], same total
+            items = (items + page_of(page + 1))[1:1 + size]
+            if len(items) < size and page * size + len(items) < int(total):
+                items.append(page_of(0)[0])
+            self.shifted_pages += 1
+        elif "shrink" in f.mangle and page >= 1 and listing not in self._shrunk:
             self._shrunk.add(listing)  # items [0, SHRINK_BY) left the set: this page starts SHRINK_BY later
             items = (items + page_of(page + 1))[SHRINK_BY:SHRINK_BY + size]
             total = str(max(int(total) - SHRINK_BY, 0))

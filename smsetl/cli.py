@@ -113,8 +113,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     privacy.mode_from_env()  # a bad SMS_PII fails at once
     data_dir = data_dir_from(args)
     before = privacy.held(data_dir)
-    runs = rebuild(data_dir)
-    print(f"rebuilt lake and warehouse from {runs} runs of raw payloads in {data_dir}")
+    done = rebuild(data_dir)
+    print(f"rebuilt lake and warehouse from {done.runs} runs of raw payloads in {data_dir}"
+          f" ({done.folded} of them from raw's snapshot, {done.replayed} replayed)")
     after = privacy.held(data_dir)
     if before is not None and after is not None and before.mode != after.mode:
         print(f"recipients' phone numbers converted from {before.mode} to {after.mode} in raw, lake and warehouse")
@@ -143,6 +144,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_housekeep(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
+    from flows.rebuild import fold
     from flows.sync import sync_lock
     from storage import housekeeping
 
@@ -154,6 +156,8 @@ def cmd_housekeep(args: argparse.Namespace) -> int:
         if args.compact:
             done = housekeeping.compact(data_dir / "raw")
             print(f"raw compacted: {done.parts_before} parts -> {done.parts_after} (one per run and entity)")
+            folded = fold(data_dir)
+            print(f"raw's snapshot: {folded} more runs folded into it (rebuild replays only the runs after it)")
         if args.prune_older_than is not None:
             done = housekeeping.prune(data_dir / "raw", timedelta(days=args.prune_older_than))
             print(f"raw pruned: payloads of {len(done.runs_pruned)} failed or killed runs ({done.bytes_freed:,} bytes);"
@@ -252,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("housekeep", help="remove what killed runs left; compact or prune the raw store")
     p.add_argument("--data-dir")
-    p.add_argument("--compact", action="store_true", help="one raw part per run and entity: rebuild opens fewer files")
+    p.add_argument("--compact", action="store_true",
+                   help="one raw part per run and entity, and every completed run folded into raw's snapshot:"
+                        " rebuild replays only the runs after it")
     p.add_argument("--prune-older-than", type=int, metavar="DAYS",
                    help="delete failed and killed runs' payloads older than DAYS (completed runs are kept)")
     p.set_defaults(func=cmd_housekeep)
