@@ -6,7 +6,7 @@ A TOML file (read with the standard library's `tomllib`) with one `[[account]]` 
     name = "acme"                        # [a-z0-9_-], unique: its data lives in <data dir>/accounts/acme/
     api_url = "https://api.mobizon.kz"   # or: domain = "api.mobizon.kz" (https is assumed)
     key_env = "ACME_SMS_API_KEY"         # the key from this environment variable ...
-    # key_secret = "acme-sms-key"        # ... or from the Prefect Secret block of this name
+    # key_secret_block = "acme-sms-key"  # ... or from the Prefect Secret block of this name
     timezone = "Asia/Almaty"             # the account's IANA time zone (the gateway sends naive local times)
     # rate_limit = 5                     # optional: like SMS_RATE_LIMIT (a number, "auto" or "none")
 
@@ -33,7 +33,7 @@ NAME = re.compile(r"[a-z0-9_-]{1,64}")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 BLOCK_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")  # what Prefect allows in a block document's name
 HOST = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?")
-FIELDS = ("name", "api_url", "domain", "key_env", "key_secret", "timezone", "rate_limit")
+FIELDS = ("name", "api_url", "domain", "key_env", "key_secret_block", "timezone", "rate_limit")
 RATE_WORDS = ("auto", "none")
 
 
@@ -43,19 +43,19 @@ class AccountConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Account:
-    """One account of the file. No key here: `key_env` or `key_secret` says where it is (see `resolve_key`)."""
+    """One account of the file. No key here: `key_env` or `key_secret_block` says where (see `resolve_key`)."""
 
     name: str
     api_url: str
     timezone: str
     key_env: str = ""
-    key_secret: str = ""
+    key_secret_block: str = ""
     rate_limit: str = ""  # blank: the process's SMS_RATE_LIMIT (or --rate-limit)
 
     @property
     def key_source(self) -> str:
         """Where the key comes from, for messages: `$ACME_SMS_API_KEY` or `Prefect Secret block 'acme-key'`."""
-        return f"${self.key_env}" if self.key_env else f"Prefect Secret block {self.key_secret!r}"
+        return f"${self.key_env}" if self.key_env else f"Prefect Secret block {self.key_secret_block!r}"
 
 
 def load(path: Path) -> list[Account]:
@@ -89,7 +89,7 @@ def parse(text: str, source: str = "accounts.toml") -> list[Account]:
         tables = []
     if not tables and not problems:
         problems.append(f"{source}:1: no accounts: add an [[account]] table per account (name, api_url or domain, "
-                        "key_env or key_secret, timezone)")
+                        "key_env or key_secret_block, timezone)")
     accounts, seen = [], {}
     for index, table in enumerate(tables):
         account, errors = _account(table, index, text, source, seen)
@@ -113,7 +113,7 @@ def _account(table: dict, index: int, text: str, source: str, seen: dict[str, in
     for key in table:
         if key not in FIELDS:
             hint = ("keys are never kept in the accounts file: put the key in an environment variable and name "
-                    "it in key_env (or in a Prefect Secret block, key_secret)") if "key" in key.lower() else (
+                    "it in key_env (or in a Prefect Secret block, key_secret_block)") if "key" in key.lower() else (
                     f"the fields are {', '.join(FIELDS)}")
             problem(key, f"unknown field {key!r}: {hint}")
     mistyped = [key for key in FIELDS if key in table and key != "rate_limit" and not isinstance(table[key], str)]
@@ -135,16 +135,16 @@ def _account(table: dict, index: int, text: str, source: str, seen: dict[str, in
         seen[name] = index
 
     api_url = _api_url(table, problem)
-    key_env, key_secret = table.get("key_env", ""), table.get("key_secret", "")
-    if bool(key_env) == bool(key_secret):
+    key_env, key_secret_block = table.get("key_env", ""), table.get("key_secret_block", "")
+    if bool(key_env) == bool(key_secret_block):
         problem("key_env" if key_env else None, "give exactly one of key_env (the environment variable holding the "
-                "account's API key) or key_secret (a Prefect Secret block's name)")
+                "account's API key) or key_secret_block (a Prefect Secret block's name)")
     elif key_env and not ENV_NAME.fullmatch(key_env):
         problem("key_env", f"key_env {key_env!r} is not an environment variable's name: use letters, digits and _, "
                            "e.g. ACME_SMS_API_KEY (the name of the variable, not the key)")
-    elif key_secret and not BLOCK_NAME.fullmatch(key_secret):
-        problem("key_secret", f"key_secret {key_secret!r} is not a Prefect block name: use lower-case letters, "
-                              "digits and -")
+    elif key_secret_block and not BLOCK_NAME.fullmatch(key_secret_block):
+        problem("key_secret_block", f"key_secret_block {key_secret_block!r} is not a Prefect block name: use "
+                                    "lower-case letters, digits and -")
 
     zone = table.get("timezone", "")
     if not zone:
@@ -158,7 +158,7 @@ def _account(table: dict, index: int, text: str, source: str, seen: dict[str, in
     rate = _rate_limit(table.get("rate_limit"), problem)
     if errors:
         return None, errors
-    return Account(name=name, api_url=api_url, timezone=zone, key_env=key_env, key_secret=key_secret,
+    return Account(name=name, api_url=api_url, timezone=zone, key_env=key_env, key_secret_block=key_secret_block,
                    rate_limit=rate), []
 
 
@@ -234,14 +234,14 @@ def resolve_key(account: Account) -> str:
     from prefect.blocks.system import Secret
 
     try:
-        value = Secret.load(account.key_secret).get()
+        value = Secret.load(account.key_secret_block).get()
     except ValueError as exc:  # Prefect raises ValueError for a block that does not exist
         raise AccountConfigError(
-            f"account {account.name!r}: no Prefect Secret block {account.key_secret!r} on the Prefect server "
+            f"account {account.name!r}: no Prefect Secret block {account.key_secret_block!r} on the Prefect server "
             f"({exc.__class__.__name__}): create it, e.g. python -c \"from prefect.blocks.system import Secret; "
-            f"Secret(value='...').save('{account.key_secret}')\"") from None
+            f"Secret(value='...').save('{account.key_secret_block}')\"") from None
     key = str(value).strip() if value is not None else ""
     if not key:
-        raise AccountConfigError(f"account {account.name!r}: the Prefect Secret block {account.key_secret!r} is "
-                                 "empty: save the account's API key in it")
+        raise AccountConfigError(f"account {account.name!r}: the Prefect Secret block {account.key_secret_block!r} "
+                                 "is empty: save the account's API key in it")
     return key

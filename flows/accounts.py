@@ -11,8 +11,10 @@ account's warehouse (each row with its `account`; an account whose sync failed c
 warehouse, and the `accounts` table says it failed), and the flow fails, naming the failed accounts, if any did.
 
 The key never becomes a parameter (Prefect stores those): the task gets the account's entry (name, URL, zone,
-where its key is) and reads the key itself (`account_config.resolve_key`). The accounts run on a thread pool
-of `SMSETL_ACCOUNT_WORKERS` threads (each account's sync has its own `SMSETL_WORKERS` extraction threads).
+where its key is) and the process's settings without their secrets (`Settings.portable`), and reads the key
+itself (`account_config.resolve_key`) where it runs. The accounts run on a thread pool of
+`SMSETL_ACCOUNT_WORKERS` threads (each account's sync has its own `SMSETL_WORKERS` extraction threads), or, with
+`SMSETL_DASK` (`--dask`), as tasks of a Dask cluster (`account_runner`): the same task, the same results.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import account_config
 from flows.account_config import Account
-from flows.settings import Settings, activated, current
+from flows.settings import Settings, SettingsError, activated, current, load
 from smsapi import SmsApi, redact
 from storage import combined
 from transforms.schema import RUN_FAILED, RUN_SUCCEEDED
@@ -81,16 +83,44 @@ class AccountPool(ThreadPoolTaskRunner):
         return type(self)()
 
 
+def account_runner(settings: Settings):
+    """The task runner of the accounts: threads of this process (`AccountPool`), or with `settings.dask` a Dask
+    cluster: `local`, a LocalCluster of `SMSETL_ACCOUNT_WORKERS` workers started for the run, or a running
+    scheduler's address (`tcp://host:8786`), whose workers need this package, the accounts' key variables (or the
+    Prefect server's Secret blocks), SMS_PII_KEY or its key file, and the data directory at the same path."""
+    if not settings.dask:
+        return AccountPool()
+    from prefect_dask import DaskTaskRunner
+
+    if settings.dask != "local":
+        return DaskTaskRunner(address=settings.dask)
+    # Worker processes of one thread each, not threads: an account's sync is a process's worth of work (its own
+    # extraction threads, pandas and DuckDB holding the GIL in turns, a working set of hundreds of MB), so
+    # processes let the accounts use the cores and keep one account's memory and crashes its own; and a local
+    # process does what a remote worker does (no shared context, its own environment, results pickled back),
+    # so `local` tests the path that a real cluster takes. One thread: the account task is the unit of work.
+    # Dask's own log lines only at CRITICAL: its workers' chatter as the cluster stops (heartbeats to a closed
+    # scheduler) is no news, and what matters comes back as the account's outcome (a lost worker, too).
+    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
+                          cluster_kwargs={"n_workers": settings.account_workers, "threads_per_worker": 1,
+                                          "processes": True, "dashboard_address": None,
+                                          "silence_logs": logging.CRITICAL})
+
+
 def account_settings(base: Settings, account: Account, data_dir: Path) -> Settings:
     """The settings account `account` syncs with: its URL, key, zone, rate limit (else the base's) and data
-    directory over `base`. Reads the key (`resolve_key`)."""
+    directory over `base`; with `SMS_LAKE_URL`, its lake is published under `<lake url>/accounts/<name>`.
+    Reads the key (`resolve_key`)."""
+    lake_url = f"{base.lake_url.rstrip('/')}/accounts/{account.name}" if base.lake_url else None
     return base.with_flags(api_url=account.api_url, api_key=account_config.resolve_key(account),
                            timezone=account.timezone, rate_limit=account.rate_limit or None,
-                           data_dir=combined.account_dir(data_dir, account.name))
+                           data_dir=combined.account_dir(data_dir, account.name), lake_url=lake_url)
 
 
-def sync_one(account: Account, data_dir: str, since: datetime | None = None, until: datetime | None = None) -> dict:
+def sync_one(account: Account, data_dir: str, since: datetime | None = None, until: datetime | None = None,
+             base: dict | None = None) -> dict:
     """Sync one account into its own data directory and return the run summary; AccountSyncError otherwise.
+    `base`: the settings to start from (`Settings.portable`) over this process's environment, else `current()`.
 
     The key, URL and domain are tried with one cheap call first, so a bad key fails in a second, before the
     subflow starts (as `smsetl sync` does), and writes nothing."""
@@ -99,7 +129,7 @@ def sync_one(account: Account, data_dir: str, since: datetime | None = None, unt
     key = ""
     token = _account.set(account.name)
     try:
-        settings = account_settings(current(), account, Path(data_dir))
+        settings = account_settings(current() if base is None else load(**base), account, Path(data_dir))
         key = settings.api_key.get_secret_value()
         with activated(settings):
             with SmsApi.from_env(settings.client_env()) as api:
@@ -123,9 +153,11 @@ def account_message(account: Account, exc: BaseException, key: str = "") -> str:
 
 
 @task(name="sync-account", task_run_name="sync-{account.name}", cache_policy=NO_CACHE, retries=0)
-def sync_account(account: Account, data_dir: str, since: datetime | None, until: datetime | None) -> dict:
-    """One account's sync, as a task of its own: its state in the UI is the account's."""
-    return sync_one(account, data_dir, since, until)
+def sync_account(account: Account, data_dir: str, since: datetime | None, until: datetime | None,
+                 base: dict) -> dict:
+    """One account's sync, as a task of its own: its state in the UI is the account's. `base` carries the
+    settings, since a Dask worker has none of this process's context."""
+    return sync_one(account, data_dir, since, until, base)
 
 
 @flow(name="sync-accounts", task_runner=AccountPool(), log_prints=True)
@@ -140,7 +172,8 @@ def sync_accounts(accounts_file: str, data_dir: str, since: datetime | None = No
     accounts = account_config.load(Path(accounts_file))
     root = Path(data_dir)
     with sync_lock(root, LOCK):
-        futures = [(a, sync_account.submit(a, data_dir, since, until)) for a in accounts]
+        base = current().portable()
+        futures = [(a, sync_account.submit(a, data_dir, since, until, base)) for a in accounts]
         results = []
         for account, future in futures:
             outcome = future.result(raise_on_failure=False)
@@ -178,3 +211,24 @@ def format_results(results: list[dict], markdown: bool = False) -> str:
         else:
             lines.append(f"{r['account']}: FAILED: {r['error']}")
     return "\n".join(lines)
+
+
+def check_dask_server(settings: Settings, api_url: str | None) -> None:
+    """Dask needs a real Prefect server: with none configured, each worker process would start a temporary one of
+    its own, and the accounts' task runs would be recorded nowhere the command can read. SettingsError if so."""
+    if settings.dask and not api_url:
+        from flows.serve import SERVER_FIX
+
+        raise SettingsError(f"SMSETL_DASK={settings.dask} needs a Prefect server and PREFECT_API_URL is not set: "
+                            f"{SERVER_FIX}")
+
+
+def run(accounts_file: str, data_dir: str, since: datetime | None = None, until: datetime | None = None
+        ) -> list[dict]:
+    """`sync_accounts` on the task runner the settings choose (`account_runner`); `check_dask_server` first."""
+    try:
+        runner = account_runner(current())
+    except ImportError as exc:
+        raise SettingsError(f"SMSETL_DASK={current().dask}: {exc.name} is not installed: pip install prefect-dask "
+                            "(a core dependency: reinstall smsetl)") from None
+    return sync_accounts.with_options(task_runner=runner)(accounts_file, data_dir, since=since, until=until)

@@ -1,11 +1,14 @@
 """Scheduled syncs: the deployment of the `sync` flow, its schedules, and serving it (`smsetl serve`).
 
-There is one flow, and every run of it does the whole job (campaigns, statuses, counters, links, click series,
-then reconciliation), so the schedules are two schedules of one deployment: `every-10-minutes` (the interval is
-`--every-minutes`) and `nightly` (`--nightly-at HH:MM`, UTC; `off` drops it), whose run is the same sync.
-One deployment, not two, so that its concurrency limit (1, CANCEL_NEW) covers both: a run that would overlap
-the one in progress is cancelled, and the next one catches up (the sync is incremental). The file lock of
-`flows.sync.sync_lock` still stops a sync started by other means on the same data directory.
+There is one flow, and its `scope` parameter says what a run refreshes (`flows.steps.SCOPES`), so the cadences
+are three schedules of one deployment, each with its scope: `every-10-minutes` (`--every-minutes`), scope
+`frequent`: statuses and clicks; `hourly` (`--hourly-at-minute M`, UTC; `off` drops it), scope `hourly`: campaign
+counters and link click series too; `nightly` (`--nightly-at HH:MM`, UTC; `off`), scope `full`: the re-check of
+settled campaigns' counters too, then reconciliation as every run. One deployment, not three, so that its
+concurrency limit (1, CANCEL_NEW) covers them all: a run that would overlap the one in progress is cancelled,
+and the next one catches up, since a frequent run refreshes the counters and series itself once they are an
+hour old (the settled re-check once a day old). The file lock of `flows.sync.sync_lock` still stops a sync
+started by other means on the same data directory.
 
 `deployment_spec` is the one definition: `serve` builds the served deployment from it, and `prefect.yaml`
 declares it for work pools (a test checks the file against it). Scheduling needs a real Prefect server
@@ -28,6 +31,7 @@ ENTRYPOINT = "flows/sync.py:sync"
 DEFAULT_NAME = "scheduled"
 DEFAULT_EVERY_MINUTES = 10.0
 DEFAULT_NIGHTLY_AT = "03:00"  # UTC
+DEFAULT_HOURLY_AT_MINUTE = 30  # not on the hour: the nightly run's 03:00 would cancel one of the two
 CONCURRENCY = {"limit": 1, "collision_strategy": "CANCEL_NEW"}
 # The pipeline's own loggers: their records reach the run's logs in the Prefect UI.
 EXTRA_LOGGERS = "smsetl,flows,smsapi,storage"
@@ -47,18 +51,36 @@ def nightly_cron(at: str) -> str:
     return f"{int(m.group(2))} {int(m.group(1))} * * *"
 
 
+def hourly_minute(text: str | int | None) -> int | None:
+    """`--hourly-at-minute`: a minute past each hour (0-59), or None for `off`."""
+    if text is None or str(text).strip().lower() == "off":
+        return None
+    if not re.fullmatch(r"[0-5]?\d", str(text).strip()):
+        raise ServeError(f"--hourly-at-minute {text!r} is not a minute past the hour: use 0 to 59 (UTC), e.g. 30, "
+                         "or 'off'")
+    return int(text)
+
+
 def deployment_spec(data_dir: str, every_minutes: float = DEFAULT_EVERY_MINUTES,
-                    nightly_at: str | None = DEFAULT_NIGHTLY_AT, name: str = DEFAULT_NAME) -> dict:
-    """The deployment as `prefect.yaml` spells it (no work pool): name, entrypoint, parameters, schedules,
-    concurrency limit. `every_minutes` may be fractional (seconds are whole); `nightly_at` None: no nightly run."""
+                    nightly_at: str | None = DEFAULT_NIGHTLY_AT, name: str = DEFAULT_NAME,
+                    hourly_at_minute: int | None = DEFAULT_HOURLY_AT_MINUTE) -> dict:
+    """The deployment as `prefect.yaml` spells it (no work pool): name, entrypoint, parameters, schedules (each
+    with its `scope`), concurrency limit. `every_minutes` may be fractional (seconds are whole);
+    `hourly_at_minute` / `nightly_at` None: no hourly / nightly schedule."""
     if not every_minutes or every_minutes <= 0:
         raise ServeError(f"--every-minutes {every_minutes} must be more than 0 (minutes between syncs, e.g. 10)")
     seconds = max(round(every_minutes * 60), 1)
-    schedules = [{"interval": seconds, "slug": f"every-{_minutes_text(seconds)}", "active": True}]
+    schedules = [{"interval": seconds, "slug": f"every-{_minutes_text(seconds)}", "active": True,
+                  "parameters": {"scope": "frequent"}}]
+    if hourly_at_minute is not None:
+        schedules.append({"cron": f"{hourly_minute(hourly_at_minute)} * * * *", "timezone": "UTC", "slug": "hourly",
+                          "active": True, "parameters": {"scope": "hourly"}})
     if nightly_at is not None:
-        schedules.append({"cron": nightly_cron(nightly_at), "timezone": "UTC", "slug": "nightly", "active": True})
+        schedules.append({"cron": nightly_cron(nightly_at), "timezone": "UTC", "slug": "nightly", "active": True,
+                          "parameters": {"scope": "full"}})
     return {"name": name, "entrypoint": ENTRYPOINT, "tags": ["smsetl"],
-            "description": "smsetl sync of one data directory: campaigns, delivery reports, clicks, reconciliation",
+            "description": "smsetl sync of one data directory: delivery reports and clicks every few minutes, "
+                           "campaign counters and click series hourly, everything nightly",
             "parameters": {"data_dir": data_dir}, "schedules": schedules, "concurrency_limit": dict(CONCURRENCY)}
 
 
@@ -73,8 +95,9 @@ def to_deployment(spec: dict):
 
     from flows.sync import sync
 
-    schedules = [Interval(timedelta(seconds=s["interval"]), slug=s["slug"]) if "interval" in s
-                 else Cron(s["cron"], timezone=s["timezone"], slug=s["slug"]) for s in spec["schedules"]]
+    schedules = [Interval(timedelta(seconds=s["interval"]), slug=s["slug"], parameters=s["parameters"])
+                 if "interval" in s else Cron(s["cron"], timezone=s["timezone"], slug=s["slug"],
+                                              parameters=s["parameters"]) for s in spec["schedules"]]
     return sync.to_deployment(name=spec["name"], description=spec["description"], tags=spec["tags"],
                               parameters=spec["parameters"], schedules=schedules,
                               concurrency_limit=ConcurrencyLimitConfig(**spec["concurrency_limit"]))
@@ -172,11 +195,12 @@ def notify_block_id(name: str):
 
 
 def serve(data_dir: Path, every_minutes: float = DEFAULT_EVERY_MINUTES, nightly_at: str | None = DEFAULT_NIGHTLY_AT,
-          name: str = DEFAULT_NAME, alerts: bool = True, notify: str | None = None) -> None:
+          name: str = DEFAULT_NAME, alerts: bool = True, notify: str | None = None,
+          hourly_at_minute: int | None = DEFAULT_HOURLY_AT_MINUTE) -> None:
     """Serve the sync of `data_dir` on its schedules until interrupted (the server must be up: `check_server`)."""
     from prefect import serve as prefect_serve
 
-    spec = deployment_spec(str(Path(data_dir).resolve()), every_minutes, nightly_at, name)
+    spec = deployment_spec(str(Path(data_dir).resolve()), every_minutes, nightly_at, name, hourly_at_minute)
     check_server()
     block_id = notify_block_id(notify) if notify else None
     with tempfile.TemporaryDirectory(prefix="smsetl-serve-") as workdir:

@@ -12,8 +12,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.objectstore import ObjectStore, parse_lake_url
 
 
 class SettingsError(ValueError):
@@ -37,6 +39,47 @@ class Settings(BaseSettings):
     workers: int = Field(4, alias="SMSETL_WORKERS", ge=1, le=64)
     account_workers: int = Field(2, alias="SMSETL_ACCOUNT_WORKERS", ge=1, le=64)  # accounts synced at once
     duckdb_memory: str = Field("256MB", alias="SMSETL_DUCKDB_MEMORY")  # = storage.lake.DEFAULT_DUCKDB_MEMORY
+    dask: str = Field("", alias="SMSETL_DASK")  # sync --accounts on Dask: blank (threads), local or tcp://host:port
+
+    @field_validator("dask")
+    @classmethod
+    def _dask_cluster(cls, value: str) -> str:
+        value = value.strip()
+        if value in ("", "local") or (value.startswith(("tcp://", "tls://")) and len(value) > 6):
+            return value
+        raise ValueError("must be 'local' (a Dask LocalCluster on this machine) or a scheduler's address such as "
+                         "tcp://scheduler:8786 (or blank: threads of this process)")
+
+    # The lake published to S3-compatible storage (storage/objectstore.py); blank: the local lake only.
+    lake_url: str = Field("", alias="SMS_LAKE_URL")
+    aws_access_key_id: str = Field("", alias="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: SecretStr = Field(SecretStr(""), alias="AWS_SECRET_ACCESS_KEY")
+    aws_endpoint_url: str = Field("", alias="AWS_ENDPOINT_URL")  # blank: AWS itself
+    aws_region: str = Field("", alias="AWS_REGION")
+
+    @field_validator("lake_url")
+    @classmethod
+    def _lake_url(cls, value: str) -> str:
+        if value:
+            parse_lake_url(value)
+        return value
+
+    def object_store(self) -> ObjectStore | None:
+        """Where the lake is published (`SMS_LAKE_URL` and the AWS_* variables), or None: the local lake only."""
+        if not self.lake_url:
+            return None
+        try:
+            return ObjectStore(self.lake_url, self.aws_access_key_id, self.aws_secret_access_key.get_secret_value(),
+                               self.aws_endpoint_url, self.aws_region)
+        except ValueError as exc:
+            raise SettingsError(f"{exc} (see the README's configuration table)") from None
+
+    def portable(self) -> dict:
+        """These settings without the secrets, as plain values: what a task run elsewhere (a Dask worker, which
+        has its own environment and none of this process's context) lays over its own environment with
+        `load(**portable)`. The secrets stay where they are: each machine has its own (SMS_PII_KEY, the keys)."""
+        return self.model_dump(mode="json", exclude={n for n, f in Settings.model_fields.items()
+                                                     if f.annotation is SecretStr})
 
     def client_env(self) -> dict[str, str]:
         """The variables `SmsApi.from_env` reads (the client does not depend on this module), as strings."""

@@ -42,6 +42,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ from smsapi import SmsApi
 from smsapi.client import LINK_STATS_IDS_PER_CALL
 from smsapi.glossary import FINAL_STATUSES, MESSAGE_STATUSES, UNKNOWN_STATUS
 from smsapi.windows import WIRE_FORMAT
-from storage import raw
+from storage import objectstore, raw, warehouse
 from storage.crashpoints import crashpoint
 from storage.lake import Lake, StagingWriter
 from storage.planning import inconsistent_campaigns, lake_state, last_summary, non_final_messages
@@ -73,6 +74,13 @@ DONE_RECHECK = timedelta(days=7)  # settled campaigns' counters are compared aga
 # minute (3 h), hourly (1 week), daily (90 days), so that the glossary's presets (2 hours, day, week, 30 days)
 # are answerable and daily click curves reach back to a campaign's start.
 STATS_TYPES = ("minute", "hourly", "daily")
+# What a run refreshes (`sync(scope=...)`, the schedules of `flows.serve`): `full` everything; `hourly` all but
+# the re-check of settled campaigns until it is a day old; `frequent` statuses and clicks, and the hourly parts
+# (campaign counters, link click series) only once their last refresh is an hour old. So each part keeps its
+# cadence even when its own schedule's run was cancelled (runs never overlap) or is switched off.
+SCOPES = ("full", "hourly", "frequent")
+COUNTERS_EVERY = timedelta(hours=1)
+SETTLED_EVERY = timedelta(days=1)
 CAMPAIGN_BATCH = 100  # campaignIds per Message/List call, and campaigns per extract task
 INFO_BATCH = 25  # campaigns per Link/GetLinks task (one call each)
 COUNTERS_BATCH = 100  # campaigns per counters task: one Campaign/List call by criteria[ids]
@@ -111,6 +119,28 @@ class RunContext:
         return self.as_of.isoformat()
 
 
+def publish(lake: Lake, data_dir: Path, keep_previous: bool = True) -> dict:
+    """Publish the warehouse built from `lake` (`storage.warehouse`). With `SMS_LAKE_URL` the lake is published
+    there first (`storage.objectstore`: new files, then the manifest, then the orphans' removal) and the
+    warehouse is built from what was published, so it holds exactly what any other reader of the bucket reads.
+    `keep_previous`: see `storage.objectstore.publish`. Returns what was done and how long it took."""
+    store = current().object_store()
+    t0 = time.monotonic()
+    done = {}
+    if store is not None:
+        published = objectstore.publish(lake.root, store, keep_previous)
+        lake = objectstore.PublishedLake(store, data_dir, memory_limit=current().duckdb_memory)
+        done = {"lake_url": store.url, "files": published.files, "uploaded": published.uploaded,
+                "uploaded_bytes": published.uploaded_bytes, "deleted": published.deleted,
+                "lake_seconds": round(time.monotonic() - t0, 3)}
+        log.info("published the lake to %s in %.1f s: %d files, %d uploaded (%s bytes), %d old ones removed",
+                 store.url, done["lake_seconds"], published.files, published.uploaded,
+                 f"{published.uploaded_bytes:,}", published.deleted)
+    t1 = time.monotonic()
+    warehouse.build(lake, data_dir)
+    return {**done, "warehouse_seconds": round(time.monotonic() - t1, 3)}
+
+
 def new_run_id(now: datetime) -> str:
     """Run ids sort by time: `20261129T183600123456Z-<pid>`."""
     return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
@@ -120,16 +150,18 @@ def new_run_id(now: datetime) -> str:
 
 @dataclass
 class StepResult:
-    """What an extract step did: rows staged per table, unexpected values, and ids it saw."""
+    """What an extract step did: rows staged per table, unexpected values, blank timestamps, and ids it saw."""
 
     rows: Counter = field(default_factory=Counter)
     unexpected: Counter = field(default_factory=Counter)
+    blank_timestamps: Counter = field(default_factory=Counter)  # per table, as `unexpected`
     ids: dict = field(default_factory=dict)
     newest: dict = field(default_factory=dict)  # kind -> the newest gateway wire timestamp seen (a string)
 
     def add(self, other: StepResult) -> None:
         self.rows.update(other.rows)
         self.unexpected.update(other.unexpected)
+        self.blank_timestamps.update(other.blank_timestamps)
         for key, values in other.ids.items():
             self.ids.setdefault(key, {}).update(values)
         for kind, value in other.newest.items():
@@ -182,6 +214,8 @@ def _stage(stager: Stager, table: str, normalized: transforms.Normalized, result
     result.rows[table] += len(normalized.frame)
     if normalized.unexpected:  # by table, as the run's rows are counted (sync_run_entities)
         result.unexpected["messages" if table == "message_statuses" else table] += normalized.unexpected
+    if normalized.blank_timestamps:  # read as unset (NaT), as the reference says the gateway sends null
+        result.blank_timestamps["messages" if table == "message_statuses" else table] += normalized.blank_timestamps
 
 
 def ingest(entity: str, record: dict, tz: str, stager: Stager, result: StepResult) -> None:
@@ -307,6 +341,7 @@ class Plan:
     done_recheck: list[int]  # settled campaigns whose counters are due for a fresh look (DONE_RECHECK)
     link_clicks: dict[int, int]  # link_id -> click_count in the lake
     tried: dict[int, dict]  # the mismatches the last successful run reported, with what it did about them
+    watermarks: dict[str, str] = field(default_factory=dict)  # sync_watermarks: name -> the latest value
 
 
 @dataclass
@@ -345,7 +380,38 @@ def plan(run: RunContext, since: datetime | None, default_since: datetime) -> Pl
         campaigns_from = default_since
     return Plan(state.known_campaigns, state.unsettled_campaigns, state.active_campaigns,
                 state.watermarks.get("status_cursor"), state.watermarks.get("gateway_time_seen"),
-                campaigns_from, repair, state.done_recheck, state.link_clicks, tried)
+                campaigns_from, repair, state.done_recheck, state.link_clicks, tried, state.watermarks)
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Which of the slower parts a run of a scope does (see SCOPES)."""
+
+    counters: bool  # unsettled campaigns' counters, and the click series of links whose clicks changed
+    settled: bool  # settled campaigns' counters due for a re-check (DONE_RECHECK)
+
+
+COUNTERS_WATERMARK = "counters_refreshed_at"
+SETTLED_WATERMARK = "settled_rechecked_at"
+PENDING_STATS_WATERMARK = "link_stats_pending"  # links whose clicks changed while their series were skipped
+
+
+def check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise ValueError(f"scope {scope!r} is not one of {', '.join(SCOPES)}: use full (everything), hourly "
+                         "(counters and click series too) or frequent (statuses and clicks)")
+
+
+def refresh_for(scope: str, watermarks: dict[str, str], as_of: datetime) -> Refresh:
+    """What a run of `scope` at `as_of` (the gateway's clock) refreshes, given when each part last was."""
+    check_scope(scope)
+
+    def due(name: str, every: timedelta) -> bool:
+        last = watermarks.get(name)
+        return last is None or as_of - datetime.fromisoformat(last) >= every
+
+    return Refresh(counters=scope != "frequent" or due(COUNTERS_WATERMARK, COUNTERS_EVERY),
+                   settled=scope == "full" or due(SETTLED_WATERMARK, SETTLED_EVERY))
 
 
 # The `reconciliation` view's per-status columns are named `<status in lower case>_difference`.

@@ -12,6 +12,7 @@ anything is written.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import time
 from collections import Counter
@@ -122,7 +123,7 @@ def merge_and_publish(run: steps.RunContext, api: SmsApi, stager: steps.Stager, 
     crashpoint("sync.after_run_record")
     run.progress.begin("publish")
     t0 = time.monotonic()
-    warehouse.build(run.lake, run.data_dir)
+    summary["published"] = steps.publish(run.lake, run.data_dir)
     log.info("published the warehouse in %.1f s", time.monotonic() - t0)
     crashpoint("sync.after_publish")
     remove_tree(run.staging_dir)
@@ -216,13 +217,16 @@ def stage_run_rows(run: steps.RunContext, summary: dict) -> None:
 
 
 @flow(name="sync", task_runner=WorkerPool(), log_prints=True)
-def sync(data_dir: str, since: datetime | None = None, until: datetime | None = None) -> dict:
-    """Backfill from `since` on the first run, then sync incrementally. Returns the run summary.
+def sync(data_dir: str, since: datetime | None = None, until: datetime | None = None, scope: str = "full") -> dict:
+    """Backfill from `since` on the first run, then sync incrementally. Returns the run summary. `scope`
+    (`steps.SCOPES`): `full` refreshes everything; `frequent` (the 10-minute schedule) statuses and clicks, with
+    the campaign counters and link click series only when an hour old; `hourly` those too.
 
     The run's clock (`as_of`) is the gateway's, as its responses' Date header shows it; this machine's clock
     only names the run and times it. A run that fails is recorded too (outcome `failed`, with the error),
     and its data is left out of the lake."""
     data_path = Path(data_dir)
+    steps.check_scope(scope)  # a bad scope fails here, before anything starts
     api = SmsApi.from_env(current().client_env(), learned_rates=rate_limits.load(data_path))
     started = datetime.now(UTC)
     with sync_lock(data_path), api:
@@ -233,7 +237,7 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
                                progress=Progress(calls=lambda: api.stats.snapshot()["calls"]))
         try:
             run.as_of, as_of_source = _gateway_clock(api, started)  # a bad key fails here, recorded below
-            summary = _extract_and_publish(run, api, started, since, until)
+            summary = _extract_and_publish(run, api, started, since, until, scope)
             summary["as_of_source"] = as_of_source
         except Exception as exc:
             _record_failure(run, api, started, exc)
@@ -243,6 +247,7 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
         finally:  # what was learned holds whether or not the run succeeded
             if api.limiter.adaptive:
                 rate_limits.save(data_path, api.limiter.learned())
+        _fold(data_path)
     crashpoint("sync.after_unlock")
     run.progress.begin("report")
     summary["phase_seconds"] = run.progress.phase_seconds()  # the artifact shows the warehouse's publishing too
@@ -250,6 +255,18 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
     alerts.report_mismatches(data_path, summary)  # what a re-read could not repair: logged, and an event
     summary["phase_seconds"] = run.progress.finish()
     return summary
+
+
+def _fold(data_path: Path) -> None:
+    """Fold past runs into raw's snapshot when enough wait outside it (`flows.rebuild.fold`), so that a rebuild's
+    cost stays flat. The run is published already: a fold that fails is logged, and the next sync tries again."""
+    from flows.rebuild import FOLD_AT_MOST, FOLD_EVERY, fold
+
+    try:
+        fold(data_path, at_least=FOLD_EVERY, at_most=FOLD_AT_MOST)
+    except Exception as exc:
+        log.warning("could not fold past runs into raw's snapshot (the run is published; the next sync tries "
+                    "again): %s: %s", type(exc).__name__, exc)
 
 
 def _gateway_clock(api: SmsApi, started: datetime) -> tuple[datetime, str]:
@@ -263,10 +280,11 @@ def _gateway_clock(api: SmsApi, started: datetime) -> tuple[datetime, str]:
 
 
 def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, since: datetime | None,
-                         until: datetime | None) -> dict:
+                         until: datetime | None, scope: str = "full") -> dict:
     stager = steps.Stager(run.staging_dir)
     run.progress.begin("plan")
     p = steps.plan(run, since, default_since=run.as_of - DEFAULT_BACKFILL)
+    refresh = steps.refresh_for(scope, p.watermarks, run.as_of)
     crashpoint("sync.after_plan")
     until = until or (run.as_of + timedelta(days=1))  # a day of slack for a zone set wrong
     t0 = time.monotonic()
@@ -278,7 +296,7 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     # Campaign/List first and alone: its timestamps, read before any message, bound this run's cursor.
     run.progress.begin("campaigns")
     listed = extract_campaigns(api, run, stager, p.campaigns_from, until)
-    if p.done_recheck:
+    if p.done_recheck and refresh.settled:
         listed.add(recheck_campaigns(api, run, stager, p.done_recheck))
     result.add(listed)
     crashpoint("sync.after_campaigns")
@@ -286,6 +304,8 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     listed_ids = listed.ids.get("campaigns", {})
     new = sorted(set(listed_ids) - p.known_campaigns)
     need_info = sorted(set(listed.ids.get("need_info", {})) | set(p.unsettled_campaigns))
+    if not refresh.counters:  # a new campaign's counters are read at once: reconciliation needs them
+        need_info = [c for c in need_info if c not in p.known_campaigns]
     log.info("plan: %d new campaigns, %d to refresh, %d active, %d to re-read, %d settled to re-check",
              len(new), len(need_info), len(p.active_campaigns), len(p.repair.campaigns), len(p.done_recheck))
 
@@ -318,26 +338,36 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
 
     clicks_now = result.ids.get("links", {})
     changed_links = sorted(lid for lid, n in clicks_now.items() if n and n != p.link_clicks.get(lid))
+    # The lake's click counts are this run's after the merge: links whose series are skipped now are kept in a
+    # watermark for the next run that reads series, which would otherwise see no change in them.
+    pending = set(json.loads(p.watermarks.get(steps.PENDING_STATS_WATERMARK) or "[]")) | set(changed_links)
+    series, pending = (sorted(pending), set()) if refresh.counters else ([], pending)
     run.progress.begin("click stats")
-    stats = [extract_link_stats.submit(api, run, stager, batch)
-             for batch in steps.batches(changed_links, steps.STATS_BATCH)]
+    stats = [extract_link_stats.submit(api, run, stager, batch) for batch in steps.batches(series, steps.STATS_BATCH)]
     for future in stats:
         result.add(future.result())
     log.info("extracted in %.1f s: %s", time.monotonic() - t0, dict(result.rows))
     if result.unexpected:  # nulled or flagged in their rows, or left out where no id keys them; raw has them all
         log.warning("unexpected values from the gateway (kept in raw, counted in sync_run_entities): %s",
                     dict(result.unexpected))
+    if result.blank_timestamps:  # the reference's "unset" is null; a blank string is bad input, read as unset
+        log.warning("blank timestamps from the gateway (read as unset; kept in raw): %s", dict(result.blank_timestamps))
     crashpoint("sync.after_extract")
 
     summary = _summary(run, api, started, RUN_SUCCEEDED)
-    summary.update(staged_rows=dict(result.rows), unexpected=dict(result.unexpected), adopted_raw_parts=adopted.parts,
+    summary.update(staged_rows=dict(result.rows), unexpected=dict(result.unexpected),
+                   blank_timestamps=dict(result.blank_timestamps), adopted_raw_parts=adopted.parts,
                    links_with_new_clicks=len(changed_links),
                    new_clicks=sum(max(n - (p.link_clicks.get(lid) or 0), 0) for lid, n in clicks_now.items()),
                    watermarks={"campaigns_created_from": p.campaigns_from.isoformat(),
                                "status_updated_from": status_from,
                                "status_cursor": cursor,
                                "gateway_time_seen": steps.newest_wire_ts(result.newest.values()),
-                               webhook_events.WATERMARK: webhook_watermark})
+                               webhook_events.WATERMARK: webhook_watermark,
+                               steps.COUNTERS_WATERMARK: run.as_of.isoformat() if refresh.counters else None,
+                               steps.SETTLED_WATERMARK: run.as_of.isoformat() if refresh.settled else None,
+                               steps.PENDING_STATS_WATERMARK: json.dumps(sorted(pending))})
+    summary["scope"] = scope
     return merge_and_publish(run, api, stager, summary, p.tried)
 
 
@@ -359,7 +389,7 @@ def _record_failure(run: steps.RunContext, api: SmsApi, started: datetime, exc: 
         remove_tree(run.staging_dir)
         _record_run(run, summary)
         if not run.merge_started:
-            warehouse.build(run.lake, run.data_dir)
+            steps.publish(run.lake, run.data_dir)
         remove_tree(run.staging_dir)
     except Exception:  # never hide the run's own error behind the failure to record it
         log.exception("could not record the failed run %s", run.run_id)
@@ -398,8 +428,14 @@ def format_summary(summary: dict, markdown: bool = False) -> str:
         lines += [f"| {t} | {r['added']} | {r['changed']} |" for t, r in sorted(summary["rows"].items())]
     else:
         lines += [f"  {t:<24} +{r['added']:<9} ~{r['changed']}" for t, r in sorted(summary["rows"].items())]
+    if (published := summary.get("published", {})).get("lake_url"):
+        lines.append(f"lake published to {published['lake_url']}: {published['uploaded']} of {published['files']} "
+                     f"files uploaded ({published['uploaded_bytes']:,} bytes), {published['deleted']} old ones "
+                     "removed; the warehouse built from it")
     if summary["unexpected"]:
         lines.append(f"unexpected values (kept in raw, flagged): {summary['unexpected']}")
+    if summary.get("blank_timestamps"):
+        lines.append(f"blank timestamps (read as unset, kept in raw): {summary['blank_timestamps']}")
     if summary.get("repaired_campaigns"):
         lines.append(f"repaired in this run (re-read after disagreeing with the gateway's counters): "
                      f"{len(summary['repaired_campaigns'])} campaigns")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -38,6 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f.add_argument("--truncated", type=float, default=0.0)
     f.add_argument("--code3", type=float, default=0.0)
     f.add_argument("--code999", type=float, default=0.0)
+    f.add_argument("--webhook-duplicate", type=float, default=0.0, help="share of webhooks sent twice")
+    f.add_argument("--webhook-retry-after-ok", type=float, default=0.0,
+                   help="share of webhooks sent again after a 2xx (attempt + 1), as when the answer is missed")
+    w = parser.add_argument_group("delivery-report webhooks (API.md section 8)")
+    w.add_argument("--webhook-url", help="POST a signed sms-delivery-report here for each message that becomes "
+                                         "final as the clock moves (e.g. http://127.0.0.1:8780/)")
+    w.add_argument("--webhook-secret", help="the secret the events are signed with (default: $SMS_WEBHOOK_SECRET)")
+    w.add_argument("--webhook-retry-step", type=float, default=60.0, metavar="SECONDS",
+                   help="a failed attempt n is retried n x this later, up to 10 attempts (the gateway: 60)")
 
 
 def faults_from_args(args) -> Faults:
@@ -48,10 +59,16 @@ def faults_from_args(args) -> Faults:
     return Faults(rate_limit=args.rate_limit, rate_limit_methods=per, wrong_port=args.wrong_port is not None,
                   background_tasks=args.background_tasks, task_polls=args.task_polls, http_5xx=args.http_5xx,
                   drop=args.drop, slow=args.slow, slow_seconds=args.slow_seconds, truncated=args.truncated,
-                  code3=args.code3, code999=args.code999, seed=args.seed)
+                  code3=args.code3, code999=args.code999, webhook_duplicate=args.webhook_duplicate,
+                  webhook_retry_after_ok=args.webhook_retry_after_ok, seed=args.seed)
 
 
 def run(args) -> int:
+    secret = args.webhook_secret or os.environ.get("SMS_WEBHOOK_SECRET", "")
+    if args.webhook_url and not secret:
+        print("smsetl sandbox: --webhook-url needs a secret to sign with: set SMS_WEBHOOK_SECRET (the receiver's) "
+              "or pass --webhook-secret", file=sys.stderr)
+        return 2
     if args.now:
         now = datetime(1970, 1, 1) + timedelta(seconds=parse_ts(args.now, "UTC"))  # the wall time as written
     else:
@@ -64,6 +81,13 @@ def run(args) -> int:
     if args.wrong_port is not None:
         wrong = args.port + 1 if args.wrong_port == -1 and args.port else max(args.wrong_port, 0)
     server = sb.serve(port=args.port, faults=faults, host=args.host, wrong_port=wrong)
+    if args.webhook_url:
+        try:
+            server.send_webhooks(args.webhook_url, secret, retry_step=args.webhook_retry_step)
+        except ValueError as exc:
+            server.close()
+            print(f"smsetl sandbox: {exc}", file=sys.stderr)
+            return 2
     truth = sb.ground_truth()
     print(f"sandbox gateway: {server.url}")
     print(f"  API key:   {sb.api_key}")
@@ -73,7 +97,9 @@ def run(args) -> int:
           f"{len(sb.l_code)} short links, {len(sb.k_t)} clicks in total")
     print(f"  example:   {server.url}/service/Campaign/List?output=json&api=v1&apiKey={sb.api_key}")
     print(f"  admin:     GET/POST {server.url}/admin/clock (advance=SECONDS | now=YYYY-MM-DD HH:MM:SS), "
-          f"GET/POST {server.url}/admin/faults (JSON), GET {server.url}/admin/stats")
+          f"GET/POST {server.url}/admin/faults (JSON), GET {server.url}/admin/stats, GET {server.url}/admin/webhooks")
+    if server.webhooks:
+        print(f"  webhooks:  sms-delivery-report to {args.webhook_url} as the clock moves (signed)")
     if server.wrong_url:
         print(f"  wrong-domain port (code 13): {server.wrong_url}")
     print(f"  faults:    {faults.to_dict()}")

@@ -190,12 +190,24 @@ class CampaignTruth:
 
 
 class Clock:
-    """The simulated clock: ``ts`` epoch seconds, ``now`` its naive wall time in the account's zone."""
+    """The simulated clock: ``ts`` epoch seconds, ``now`` its naive wall time in the account's zone.
+
+    Listeners (:meth:`add_listener`) are called with ``(before_ts, after_ts)`` each time it is set, in the
+    setter's thread (the webhook sender finds there what became final in between), so they must be quick."""
 
     def __init__(self, ts: int, on_change=None, timezone: str = "Asia/Almaty"):
         self._ts = int(ts)
         self._on_change = on_change
+        self._listeners: list = []
         self.timezone = timezone
+
+    def add_listener(self, listener) -> None:
+        """Call ``listener(before_ts, after_ts)`` after every move of the clock."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     @property
     def ts(self) -> int:
@@ -211,9 +223,12 @@ class Clock:
 
     def set(self, when: datetime | int) -> datetime:
         """Set to epoch seconds, an aware datetime, or a naive wall time in the account's zone."""
+        before = self._ts
         self._ts = int(when) if isinstance(when, int) else to_ts(when, self.timezone)
         if self._on_change:
             self._on_change()
+        for listener in list(self._listeners):
+            listener(before, self._ts)
         return self.now
 
     def advance(self, delta: timedelta | float) -> datetime:
@@ -567,6 +582,15 @@ class World:
             if code == 1:
                 sst[m] = t[m]
         return st, ts, sst
+
+    def final_at(self) -> tuple[np.ndarray, np.ndarray]:
+        """(final status code, the instant it is reached or INF) of every message: the first report when it is
+        final, else the second (a PDLIVRD first report is followed by DELIVRD); the delivery-report webhook
+        fires then."""
+        first = IS_FINAL[self.m_s1]
+        code = np.where(first, self.m_s1, self.m_s2)
+        at = np.where(first, self.m_t1, np.where(IS_FINAL[self.m_s2], self.m_t2, INF))
+        return code, at
 
     def visible(self, ci: int) -> bool:
         return self.campaigns[ci].create <= self.clock.ts

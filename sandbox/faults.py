@@ -23,7 +23,12 @@ class Faults:
     hits that share of items, chosen by message id (the same items at every read), of the campaigns in
     mangle_campaigns (empty: all). "duplicate" starts that share of pages after the first with the page
     before's last item; "shrink" (any share) serves the first read of each listing's page 1 as if its first
-    `SHRINK_BY` items had left the set (every later page is shifted back and its totalItemCount lower).
+    `SHRINK_BY` items had left the set (every later page is shifted back and its totalItemCount lower);
+    "shift" (any share) serves the first read of each listing's pages after the first as if page 0's first
+    item had left the set and another had joined after the last (the one that left, served again there), so
+    totalItemCount stays the same while every later page starts one item later: page 1's first item is skipped.
+    webhook_duplicate / webhook_retry_after_ok: the share of delivery-report webhooks (chosen by eventId) sent
+    twice, or sent again after a 2xx (`sandbox.webhook_sender`).
     """
 
     rate_limit: float = 0.0
@@ -41,6 +46,8 @@ class Faults:
     lost_answers: dict[str, float] = field(default_factory=dict)
     mangle: dict[str, float] = field(default_factory=dict)
     mangle_campaigns: list[int] = field(default_factory=list)
+    webhook_duplicate: float = 0.0
+    webhook_retry_after_ok: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -167,7 +174,7 @@ ITEM_DAMAGES = {
     "missing_id": _pop("id"),
 }
 BIG_ID_OFFSET = 2**53 + 2**40  # beyond 32 bits, and beyond what a float (or JavaScript) holds exactly
-PAGE_DAMAGES = ("duplicate", "shrink")
+PAGE_DAMAGES = ("duplicate", "shrink", "shift")
 SHRINK_BY = 5
 
 

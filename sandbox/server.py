@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from . import api
 from .data import World
 from .faults import ITEM_DAMAGES, SHRINK_BY, FaultInjector, Faults, chosen
+from .webhook_sender import WebhookSender
 
 
 class _Ctx:
@@ -179,6 +180,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, json.dumps(owner.injector.faults.to_dict()).encode())
         if route == "stats":
             return self._send(200, json.dumps({"calls": owner.calls()}).encode())
+        if route == "webhooks":
+            counts = owner.webhooks.counts() if owner.webhooks else {"url": None}
+            return self._send(200, json.dumps(counts).encode())
         return self._send(404, b'{"error":"not found"}')
 
 
@@ -206,6 +210,9 @@ class SandboxServer:
         self._calls_lock = threading.Lock()
         self.mangled: dict[str, set[int]] = defaultdict(set)  # item damage -> the message ids it was applied to
         self._shrunk: set[str] = set()  # listings whose page 1 was already served shrunk
+        self._reads: dict[str, int] = defaultdict(int)  # listing -> times its page 0 was served
+        self.shifted_pages = 0  # pages the "shift" fault served one item later
+        self.webhooks: WebhookSender | None = None
         self._httpd = self._start(port, wrong=False)
         self.port = self._httpd.server_address[1]
         self.url = f"http://{host}:{self.port}"
@@ -227,6 +234,15 @@ class SandboxServer:
             self.wrong_port = self._wrong.server_address[1]
             self.wrong_url = f"http://{self.host}:{self.wrong_port}"
 
+    def send_webhooks(self, url: str, secret: str, **options) -> WebhookSender:
+        """From now on, POST a signed delivery report to `url` for each message that becomes final as the clock
+        moves (`sandbox.webhook_sender`; `options`: threads, timeout, retry_step). The faults' webhook_*
+        switches apply."""
+        if self.webhooks is not None:
+            raise RuntimeError(f"this sandbox already sends webhooks to {self.webhooks.url}")
+        self.webhooks = WebhookSender(self.sb, url, secret, faults=lambda: self.injector.faults, **options).start()
+        return self.webhooks
+
     def set_faults(self, faults: Faults) -> None:
         self.injector.set(faults)
         if faults.wrong_port:
@@ -243,7 +259,15 @@ class SandboxServer:
             return handler(self.sb, {**p, "pagination": {"pageSize": size, "currentPage": n}}, self.ctx)["items"]
 
         items, total = list(data["items"]), data["totalItemCount"]
-        if "shrink" in f.mangle and page >= 1 and listing not in self._shrunk:
+        if page == 0:
+            self._reads[listing] += 1
+        if "shift" in f.mangle and page >= 1 and self._reads[listing] == 1:
+            # page 0's first item left, another joined after the last: the list is S[1:] + [S[0]], same total
+            items = (items + page_of(page + 1))[1:1 + size]
+            if len(items) < size and page * size + len(items) < int(total):
+                items.append(page_of(0)[0])
+            self.shifted_pages += 1
+        elif "shrink" in f.mangle and page >= 1 and listing not in self._shrunk:
             self._shrunk.add(listing)  # items [0, SHRINK_BY) left the set: this page starts SHRINK_BY later
             items = (items + page_of(page + 1))[SHRINK_BY:SHRINK_BY + size]
             total = str(max(int(total) - SHRINK_BY, 0))
@@ -270,6 +294,8 @@ class SandboxServer:
             return dict(self._calls)
 
     def close(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.close()
         for h in (self._httpd, self._wrong):
             if h is not None:
                 h.shutdown()

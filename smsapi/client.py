@@ -128,6 +128,7 @@ class ApiStats:
         self.rate_limit_wait_seconds = 0.0
         self.repeated_items = 0  # list items seen twice while paging (dropped)
         self.lists_shrunk = 0  # listings whose totalItemCount fell while paging (re-read from the start)
+        self.lists_shifted = 0  # listings read short of their total, whose re-read found the items skipped
 
     def add_call(self, endpoint: str) -> None:
         with self._lock:
@@ -150,10 +151,11 @@ class ApiStats:
         with self._lock:
             self.domain_switches += 1
 
-    def add_paging(self, repeated: int, shrunk: bool) -> None:
+    def add_paging(self, repeated: int, shrunk: bool, shifted: bool = False) -> None:
         with self._lock:
             self.repeated_items += repeated
             self.lists_shrunk += int(shrunk)
+            self.lists_shifted += int(shifted)
 
     @property
     def total_calls(self) -> int:
@@ -172,6 +174,7 @@ class ApiStats:
                 "rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 3),
                 "repeated_items": self.repeated_items,
                 "lists_shrunk": self.lists_shrunk,
+                "lists_shifted": self.lists_shifted,
             }
 
     def __repr__(self) -> str:
@@ -615,43 +618,68 @@ class SmsApi:
         Pages are read in a stable order, ``sort[id]=ASC`` (unless the caller sorts otherwise), so items that join
         the set while it is paged land after the cursor or repeat at a page boundary, never skip one. A repeat
         (an id on the page before, or twice on one page) is dropped. If any page's ``totalItemCount`` is below
-        the first page's (items left the set, shifting later ones onto pages already read; a dip on one page is
-        enough), the listing is read again from the start, up to ``SHRINK_REREADS`` times, until a read sees no
-        dip; the keyed merge downstream absorbs what that repeats. Both are counted in ``stats`` (``repeated_items``,
-        ``lists_shrunk``), never silent, and a listing still shrinking after the last re-read is logged."""
+        a page before (items left the set, shifting later ones onto pages already read; a dip between any two
+        pages is enough, even when items that joined first keep it above the first page's), the listing is read
+        again from the start, up to ``SHRINK_REREADS`` times, until a read sees no dip. An item can also leave
+        while another joins between two reads, the total unchanged: the item after the boundary is skipped,
+        and the read ends short of its total (fewer distinct items than the last page's ``totalItemCount``, its
+        last page not empty); it is read again, and if the re-read finds more items the listing shifted, else
+        the total is only an upper bound (API.md 5) and the read stands. The keyed merge downstream absorbs what
+        a re-read repeats. All are counted in ``stats`` (``repeated_items``, ``lists_shrunk``,
+        ``lists_shifted``), never silent, and a listing still shrinking after the last re-read is logged."""
         params = dict(params or {})
         by_id = "sort" not in params
         params.setdefault("sort", {"id": "ASC"})
         repeated = 0
-        shrunk = False
+        shrunk = shifted = False
+        short: tuple[int, int] | None = None  # (items read, total) of the read before, when it ended short
         for attempt in range(1 + SHRINK_REREADS):
             pager = PageNumberPaginator(page_size)
-            first_total = lowest_total = None
+            first_total = last_total = None
+            dip: tuple[int, int] | None = None  # the first fall of totalItemCount from one page to the next
             recent: set[int] = set()
+            seen: set[int] = set()  # distinct ids this read (items without one counted in `unkeyed`)
+            unkeyed = 0
             announce = attempt == 0  # the listing's total, once: a re-read is not more work to show
             while pager.has_next_page:
                 data = self.call(module, method, {**params, "pagination": pager.request_params()})
                 pager.update_state(data)
-                first_total = pager.total if first_total is None else first_total
                 if pager.total is not None:
-                    lowest_total = pager.total if lowest_total is None else min(lowest_total, pager.total)
+                    if last_total is not None and pager.total < last_total and dip is None:
+                        dip = (last_total, pager.total)
+                    first_total = pager.total if first_total is None else first_total
+                    last_total = pager.total
                 items = pager.items_of(data)
-                if by_id and attempt == 0:
-                    items, dropped, recent = _drop_repeats(items, recent)
-                    repeated += dropped
+                ended_empty = not items
+                if by_id:
+                    kept, dropped, recent = _drop_repeats(items, recent)
+                    seen |= recent
+                    unkeyed += len(kept) - len(recent)
+                    if attempt == 0:
+                        items = kept
+                        repeated += dropped
                 if items:
                     yield Page(items, total=pager.total if announce else None)
                 announce = False
-            if first_total is None or lowest_total is None or lowest_total >= first_total:
-                break
-            shrunk = True
-            if attempt == SHRINK_REREADS:
-                log.warning("%s/%s: the list still shrank (from %d to %d items) on its last re-read: items may be "
-                            "missing until the next sync reads it again", module, method, first_total, lowest_total)
-                break
-            log.warning("%s/%s: the list shrank from %d to %d items while it was paged; reading it again",
-                        module, method, first_total, lowest_total)
-        self.stats.add_paging(repeated, shrunk)
+            read = len(seen) + unkeyed
+            if short is not None and read > short[0]:
+                shifted = True
+                log.warning("%s/%s: items shifted while the list was paged (%d of %d items read, %d on a re-read)",
+                            module, method, short[0], short[1], read)
+            if dip is not None:
+                shrunk = True
+                if attempt == SHRINK_REREADS:
+                    log.warning("%s/%s: the list still shrank (from %d to %d items) on its last re-read: items may "
+                                "be missing until the next sync reads it again", module, method, *dip)
+                    break
+                log.warning("%s/%s: the list shrank from %d to %d items while it was paged; reading it again",
+                            module, method, *dip)
+                short = None
+                continue
+            if not by_id or last_total is None or read >= last_total or ended_empty or short is not None:
+                break  # whole; or an empty page or a second short read: the total is only an upper bound
+            short = (read, last_total)  # read short of the total: an item may have been skipped, read it again
+        self.stats.add_paging(repeated, shrunk, shifted)
 
     def _ts(self, value: datetime | date | str) -> str:
         return format_ts(value, self.zone)

@@ -31,10 +31,24 @@ def single_account_refusal(data_dir: Path, command: str) -> str | None:
             f"--data-dir {example}")
 
 
+def where() -> str:
+    """Where the accounts' syncs run, as the first line says it."""
+    from flows.settings import current
+
+    settings = current()
+    if settings.dask == "local":
+        return f"on a Dask LocalCluster of {settings.account_workers} worker processes"
+    if settings.dask:
+        return f"on the Dask cluster at {settings.dask}"
+    return f"on {settings.account_workers} threads"
+
+
 def sync_accounts(args: argparse.Namespace, data_dir: Path) -> int:
+    from prefect.settings import PREFECT_API_URL
+
     from flows import account_config, privacy
-    from flows.accounts import AccountsFailed, format_results
-    from flows.accounts import sync_accounts as flow
+    from flows.accounts import AccountsFailed, check_dask_server, format_results, run
+    from flows.settings import current
     from flows.sync import sync_lock
 
     for flag in ("api_url", "timezone"):
@@ -52,11 +66,12 @@ def sync_accounts(args: argparse.Namespace, data_dir: Path) -> int:
         print(f"smsetl sync: {exc}", file=sys.stderr)
         return 2
     privacy.mode_from_env()  # a bad SMS_PII fails at once, before Prefect starts
-    print(f"syncing {len(accounts)} accounts into {data_dir / ACCOUNTS_DIR}: {', '.join(a.name for a in accounts)}",
-          flush=True)
+    check_dask_server(current(), PREFECT_API_URL.value())  # and Dask without a Prefect server
+    print(f"syncing {len(accounts)} accounts into {data_dir / ACCOUNTS_DIR}: {', '.join(a.name for a in accounts)}"
+          f" {where()}", flush=True)
     try:  # a second multi-account sync fails here, at once, not after Prefect starts; the flow locks too
         with sync_lock(data_dir, ".sync-accounts-cli.lock"):
-            results = flow(str(args.accounts), str(data_dir), since=args.since, until=args.until)
+            results = run(str(args.accounts), str(data_dir), since=args.since, until=args.until)
     except AccountsFailed as exc:
         print(format_results(exc.results))
         print(f"combined warehouse: {data_dir / 'warehouse.duckdb'}")

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 # The flags that are settings too (`flows.settings.Settings` fields of the same names), over the environment's.
-SETTING_FLAGS = ("api_url", "timezone", "rate_limit", "pii", "data_dir")
+SETTING_FLAGS = ("api_url", "timezone", "rate_limit", "pii", "data_dir", "dask", "lake_url")
 
 
 def data_dir_from(args: argparse.Namespace) -> Path:
@@ -43,6 +43,20 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="where raw, lake and warehouse live (default: $SMS_DATA_DIR or ./data)")
 
 
+def _add_lake_url_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--lake-url", metavar="s3://BUCKET/PREFIX",
+                        help=f"{what} (default: $SMS_LAKE_URL; credentials and endpoint from AWS_ACCESS_KEY_ID, "
+                             "AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_REGION)")
+
+
+def check_object_store() -> None:
+    """A wrong bucket, endpoint or credentials fail here, before Prefect starts, naming the setting to fix."""
+    from flows.settings import current
+
+    if (store := current().object_store()) is not None:
+        store.check()
+
+
 def _add_pii_flag(parser: argparse.ArgumentParser, note: str = "") -> None:
     from transforms.pii import PII_MODES
 
@@ -62,6 +76,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(f"smsetl sync: --since {args.since:%Y-%m-%d} is not before --until {args.until:%Y-%m-%d}:"
               " swap them, or drop one", file=sys.stderr)
         return 2
+    if args.dask and not args.accounts:  # one account's sync is one flow on this machine (README: Many accounts)
+        print("smsetl sync: --dask goes with --accounts FILE: it runs the accounts' syncs on a Dask cluster",
+              file=sys.stderr)
+        return 2
+    if args.scope != "full" and args.accounts:
+        print("smsetl sync: --scope goes without --accounts: a multi-account sync runs every account in full",
+              file=sys.stderr)
+        return 2
+    check_object_store()
     if args.accounts:  # many accounts, each in <data dir>/accounts/<name>/: smsetl/accounts.py
         from smsetl.accounts import sync_accounts
 
@@ -78,7 +101,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         api.get_balance()
     # A sync already running fails here, at once, not after Prefect starts; the flow takes its own lock too.
     with sync_lock(data_dir_from(args), ".sync-cli.lock"), progress_display():  # live on a terminal, else log lines
-        summary = sync(str(data_dir_from(args)), since=args.since, until=args.until)
+        summary = sync(str(data_dir_from(args)), since=args.since, until=args.until, scope=args.scope)
     print(format_summary(summary))
     return 0
 
@@ -90,8 +113,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     privacy.mode_from_env()  # a bad SMS_PII fails at once
     data_dir = data_dir_from(args)
     before = privacy.held(data_dir)
-    runs = rebuild(data_dir)
-    print(f"rebuilt lake and warehouse from {runs} runs of raw payloads in {data_dir}")
+    done = rebuild(data_dir)
+    print(f"rebuilt lake and warehouse from {done.runs} runs of raw payloads in {data_dir}"
+          f" ({done.folded} of them from raw's snapshot, {done.replayed} replayed)")
     after = privacy.held(data_dir)
     if before is not None and after is not None and before.mode != after.mode:
         print(f"recipients' phone numbers converted from {before.mode} to {after.mode} in raw, lake and warehouse")
@@ -102,18 +126,25 @@ def cmd_build(args: argparse.Namespace) -> int:
     from flows.settings import current
     from storage import warehouse
     from storage.lake import Lake
+    from storage.objectstore import PublishedLake
 
     data_dir = data_dir_from(args)
-    if not (data_dir / "lake").exists():
-        raise FileNotFoundError(f"no lake in {data_dir}: run `smsetl sync` first")
-    path = warehouse.build(Lake(data_dir / "lake", memory_limit=current().duckdb_memory), data_dir)
-    print(f"warehouse rebuilt with the views of sql/: {path}")
+    if (store := current().object_store()) is not None:  # the published lake: any machine can build from it
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lake, source = PublishedLake(store, data_dir, memory_limit=current().duckdb_memory), store.url
+    elif (data_dir / "lake").exists():
+        lake, source = Lake(data_dir / "lake", memory_limit=current().duckdb_memory), data_dir / "lake"
+    else:
+        raise FileNotFoundError(f"no lake in {data_dir}: run `smsetl sync` first (or give --lake-url)")
+    path = warehouse.build(lake, data_dir)
+    print(f"warehouse rebuilt from {source} with the views of sql/: {path}")
     return 0
 
 
 def cmd_housekeep(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
+    from flows.rebuild import fold
     from flows.sync import sync_lock
     from storage import housekeeping
 
@@ -125,6 +156,8 @@ def cmd_housekeep(args: argparse.Namespace) -> int:
         if args.compact:
             done = housekeeping.compact(data_dir / "raw")
             print(f"raw compacted: {done.parts_before} parts -> {done.parts_after} (one per run and entity)")
+            folded = fold(data_dir)
+            print(f"raw's snapshot: {folded} more runs folded into it (rebuild replays only the runs after it)")
         if args.prune_older_than is not None:
             done = housekeeping.prune(data_dir / "raw", timedelta(days=args.prune_older_than))
             print(f"raw pruned: payloads of {len(done.runs_pruned)} failed or killed runs ({done.bytes_freed:,} bytes);"
@@ -147,13 +180,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     nightly_at = None if args.nightly_at == "off" else args.nightly_at
     try:  # what is missing fails here, before anything is scheduled: the server, then the gateway
-        serve.deployment_spec("", args.every_minutes, nightly_at)  # bad schedule flags
+        hourly = serve.hourly_minute(args.hourly_at_minute)
+        serve.deployment_spec("", args.every_minutes, nightly_at, hourly_at_minute=hourly)  # bad schedule flags
         serve.check_server()
         privacy.check_sync(data_dir_from(args))
         with SmsApi.from_env(current().client_env()) as api:
             api.get_balance()
         serve.serve(data_dir_from(args), args.every_minutes, nightly_at, name=args.name, alerts=not args.no_alerts,
-                    notify=args.notify)
+                    notify=args.notify, hourly_at_minute=hourly)
     except serve.ServeError as exc:
         print(f"smsetl serve: {exc}", file=sys.stderr)
         return 2
@@ -179,16 +213,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", type=_date,
                    help="campaigns created before this date, 00:00 UTC (default: now, plus a day of clock slack)")
     _add_pii_flag(p, "; must be the mode the data directory holds")
+    _add_lake_url_flag(p, "also publish the lake here, and build the warehouse from it")
+    p.add_argument("--scope", choices=("full", "hourly", "frequent"), default="full",
+                   help="full: everything (default); hourly: settled campaigns re-checked only once a day; frequent: "
+                        "also counters and click series only once an hour old (what `smsetl serve` runs every "
+                        "10 minutes)")
     p.add_argument("--accounts", metavar="FILE", help="sync every account of this TOML file, each into <data dir>/"
                                                       "accounts/<name>/, then the combined warehouse")
+    p.add_argument("--dask", metavar="local|tcp://HOST:PORT",
+                   help="with --accounts: run the accounts' syncs on a Dask cluster, a LocalCluster started for the "
+                        "run or a running scheduler (default: $SMSETL_DASK, else threads of this process)")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("serve", help="run the sync on schedules against a Prefect server (flows/serve.py)",
                        description="Settings come from the environment (SMS_API_KEY, SMS_API_URL, ...), which "
                                    "each scheduled run inherits; PREFECT_API_URL must name a running server.")
     p.add_argument("--data-dir", help="default: $SMS_DATA_DIR or ./data")
-    p.add_argument("--every-minutes", type=float, default=10.0, help="minutes between syncs (default: 10)")
-    p.add_argument("--nightly-at", default="03:00", help="HH:MM (UTC) of the nightly sync, or 'off' (default: 03:00)")
+    p.add_argument("--every-minutes", type=float, default=10.0,
+                   help="minutes between the syncs of delivery reports and clicks (default: 10)")
+    p.add_argument("--hourly-at-minute", default="30",
+                   help="minute past each hour (UTC) of the sync that also refreshes campaign counters and click "
+                        "series, or 'off' (default: 30)")
+    p.add_argument("--nightly-at", default="03:00",
+                   help="HH:MM (UTC) of the nightly full sync (settled campaigns re-checked too), or 'off' "
+                        "(default: 03:00)")
     p.add_argument("--name", default="scheduled", help="the deployment's name, one per data directory "
                                                        "(default: scheduled)")
     p.add_argument("--notify", metavar="TYPE/NAME", help="notification block the alerts send through, e.g. "
@@ -203,11 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="rebuild the warehouse file and its views from the lake")
     p.add_argument("--data-dir")
+    _add_lake_url_flag(p, "build from the lake published here instead of the local one")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("housekeep", help="remove what killed runs left; compact or prune the raw store")
     p.add_argument("--data-dir")
-    p.add_argument("--compact", action="store_true", help="one raw part per run and entity: rebuild opens fewer files")
+    p.add_argument("--compact", action="store_true",
+                   help="one raw part per run and entity, and every completed run folded into raw's snapshot:"
+                        " rebuild replays only the runs after it")
     p.add_argument("--prune-older-than", type=int, metavar="DAYS",
                    help="delete failed and killed runs' payloads older than DAYS (completed runs are kept)")
     p.set_defaults(func=cmd_housekeep)
@@ -259,9 +310,10 @@ def main(argv: list[str] | None = None) -> int:
         from flows.privacy import PiiError
         from flows.sync import SyncBusyError
         from smsapi import SmsApiError
+        from storage.objectstore import ObjectStoreError
 
         if isinstance(exc, SmsApiError | SyncBusyError | PiiError | settings.SettingsError | FileNotFoundError
-                      | FileExistsError):
+                      | FileExistsError | ObjectStoreError):
             print(f"smsetl {args.command}: {exc}", file=sys.stderr)
             return 2
         raise

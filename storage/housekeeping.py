@@ -3,11 +3,14 @@
 Callers hold the data directory's sync lock (`flows.sync.sync_lock`): nothing here is safe beside a running sync.
 
 - `remove_leftovers`: a killed run's `*.tmp` parts (raw and lake), its staging, a half-built warehouse and
-  DuckDB's spill folder. None of them is ever read; every sync calls this first.
+  DuckDB's spill folder, and what a killed fold left (`lake.folding`, a snapshot folder its manifest does not
+  name, `storage.snapshot`). None of them is ever read; every sync calls this first.
 - `compact`: each run's parts of one entity become one part (`raw.COMPACTED`), so a rebuild opens one file
-  per run and entity instead of one per extract task. The compacted part is the commit point: once renamed
-  into place, readers read it alone (`raw.read`), and the parts it replaces are deleted after; a compaction
-  killed half-way leaves them, and the next `compact` or `remove_leftovers` deletes them.
+  per run and entity instead of one per extract task (`smsetl housekeep --compact` then also folds every
+  completed run into raw's snapshot, `flows.rebuild.fold`, so that a rebuild replays none of them). The
+  compacted part is the commit point: once renamed into place, readers read it alone (`raw.read`), and the
+  parts it replaces are deleted after; a compaction killed half-way leaves them, and the next `compact` or
+  `remove_leftovers` deletes them.
 - `prune`: deletes, for runs older than a number of days, the payloads no rebuild replays: those of failed runs
   (their run record stays, so their `sync_runs` row is restored) and killed runs (no record at all). A
   completed run's payloads are never pruned: the lake holds nothing that raw does not, and a rebuild from a
@@ -26,7 +29,7 @@ from pathlib import Path
 import orjson
 import pyarrow as pa
 
-from storage import raw
+from storage import raw, snapshot
 from storage.crashpoints import crashpoint
 from transforms.schema import RUN_SUCCEEDED
 
@@ -40,7 +43,13 @@ def remove_leftovers(data_dir: Path) -> list[str]:
                 path.unlink()
                 removed.append(str(path.relative_to(data_dir)))
     removed += [str(p.relative_to(data_dir)) for p in _superseded_parts(data_dir / "raw")]
-    for folder in ("staging", ".duckdb-tmp"):
+    for path in snapshot.leftovers(data_dir / "raw"):  # a fold killed before (or after) its manifest's rename
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(str(path.relative_to(data_dir)))
+    for folder in ("staging", ".duckdb-tmp", "lake.folding"):
         if (data_dir / folder).exists():
             shutil.rmtree(data_dir / folder, ignore_errors=True)
             removed.append(folder)

@@ -177,9 +177,13 @@ class Lake:
     def relation_sql(self, table: str) -> str:
         return _relation_sql(self.files(table), table)
 
+    def prepare(self, con: duckdb.DuckDBPyConnection) -> None:
+        """What `con` needs to read `files()`: nothing for local files (`storage.objectstore` registers S3)."""
+
     def connect(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB with one view per lake table (empty tables included)."""
         con = duckdb.connect(config=self.duckdb_config())
+        self.prepare(con)
         con.execute("set timezone = 'UTC'")
         con.execute(ENUM_DDL)  # the views in sql/ test statuses against the warehouse's ENUM
         for table in TABLES:

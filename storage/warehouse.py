@@ -30,7 +30,8 @@ MATERIALIZED = ("int_campaign_status_counts", "int_campaign_latency")
 
 
 def build(lake: Lake, data_dir: Path) -> Path:
-    """Build the warehouse from the lake, apply the views, and publish it atomically. Returns its path."""
+    """Build the warehouse from the lake (the local one, or `storage.objectstore.PublishedLake`), apply the
+    views, and publish it atomically. Returns its path."""
     target = data_dir / WAREHOUSE_FILE
     building = data_dir / (WAREHOUSE_FILE + ".building")
     for leftover in (building, Path(str(building) + ".wal")):
@@ -38,6 +39,7 @@ def build(lake: Lake, data_dir: Path) -> Path:
     con = duckdb.connect(str(building), config=lake.duckdb_config())
     try:
         con.execute("set timezone = 'UTC'")
+        lake.prepare(con)
         # No primary key indexes: at 10,000,000 messages they outgrow DuckDB's memory cap (an index is held in
         # memory whole) and the build fails; the keys are checked after the inserts, by aggregates that spill.
         schema.create_tables(con, primary_keys=False)

@@ -112,3 +112,27 @@ def assert_link_windows_match(data_dir, sandbox) -> None:
         j = link_id - LINK_ID_BASE
         times = sandbox.k_t[sandbox.l_off[j]:sandbox.l_off[j + 1]]
         assert clicks == int(((times >= start) & (times <= sandbox.clock.ts)).sum()), link_id
+
+
+PER_RUN = ("run_id", "started_at", "ended_at", "api_calls", "summary")  # name or time the run, not the data
+
+
+def dump(path: Path, account: str | None = None) -> dict[str, list[tuple]]:
+    """Every table and view of a warehouse (per-run columns and `sync_runs` left out) as sorted tuples; of a
+    combined warehouse, one account's rows without the `account` column."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main'"
+            " and table_name not in ('accounts', 'sync_runs', 'stg_sync_runs')").fetchall()]
+        out = {}
+        for name in names:
+            cols = [r[0] for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = 'main' and table_name = ?"
+                " order by ordinal_position", [name]).fetchall()]
+            keep = ", ".join(f'"{c}"' for c in cols if c != "account" and not any(p in c for p in PER_RUN))
+            where = f" where account = '{account}'" if account else ""
+            out[name] = sorted(con.execute(f'select {keep} from "{name}"{where}').fetchall(), key=repr)
+        return out
+    finally:
+        con.close()

@@ -36,6 +36,11 @@ _WIDE = pa.decimal128(38, 12)
 
 def text(raw) -> pa.Array:
     """Raw column -> arrow string array (values kept as sent), with None/NaN/""/all-whitespace as null."""
+    return text_and_blanks(raw)[0]
+
+
+def text_and_blanks(raw) -> tuple[pa.Array, int]:
+    """`text`, and how many values were sent as blank strings ("" or whitespace only), not as null."""
     if isinstance(raw, pa.Array):
         arr = raw
     else:
@@ -49,9 +54,10 @@ def text(raw) -> pa.Array:
     if arr.type != pa.string():
         arr = arr.cast(pa.string())
     blank = pc.or_(pc.equal(arr, ""), pc.utf8_is_space(arr))  # utf8_is_space: non-empty, all whitespace
-    if pc.any(blank).as_py():
+    blanks = int(pc.sum(blank).as_py() or 0)
+    if blanks:
         arr = pc.if_else(blank, pa.nulls(len(arr), pa.string()), arr)
-    return arr
+    return arr, blanks
 
 
 def _valid(arr: pa.Array, pattern: str) -> tuple[pa.Array, int]:
@@ -128,7 +134,8 @@ def timestamp(raw, tz: str) -> tuple[pd.Series, int]:
     DST policy: an ambiguous wall time (the repeated hour when clocks go back) is read as its earliest instant
     (the first occurrence, still on summer time) unless the caller orders it (`timestamp_readings`); a
     nonexistent wall time (the skipped hour when clocks go forward) is shifted forward to the first valid
-    instant. Blank or null -> NaT, not counted; an unparseable string -> NaT, counted.
+    instant. Blank or null -> NaT, not counted here (`text_and_blanks` counts the blank ones, which the
+    reference says the gateway should send as null); an unparseable string -> NaT, counted.
     """
     earliest, _, bad = timestamp_readings(raw, tz)
     return earliest, bad

@@ -2,11 +2,12 @@
 
 Each function takes the `data` items of one gateway method exactly as on the wire (numbers as strings, naive
 account-local timestamps), the account's IANA time zone where timestamps occur, and `observed_at` (when the
-payload was fetched; a naive value is taken as UTC). Each returns `Normalized(frame, unexpected)`: the frame has
-exactly the table's columns in DDL order; `unexpected` counts values that were present but could not be coerced
-or are outside the glossary (they are nulled, or for statuses mapped to UNKNOWN, and flagged where a column
-exists). Unknown extra fields are ignored. Rows whose primary id is missing or not an integer, and items that
-are not objects, are dropped and counted: they cannot be keyed in the warehouse, and raw keeps them as sent.
+payload was fetched; a naive value is taken as UTC). Each returns `Normalized(frame, unexpected,
+blank_timestamps)`: the frame has exactly the table's columns in DDL order; `unexpected` counts values that were
+present but could not be coerced or are outside the glossary (they are nulled, or for statuses mapped to UNKNOWN,
+and flagged where a column exists); `blank_timestamps`, timestamps sent as "" or spaces (read as unset).
+Unknown extra fields are ignored. Rows whose primary id is missing or not an integer, and items that are not
+objects, are dropped and counted: they cannot be keyed in the warehouse, and raw keeps them as sent.
 """
 
 from __future__ import annotations
@@ -31,22 +32,34 @@ COLUMNS: dict[str, list[str]] = {name: table.names for name, table in TABLES.ite
 
 
 class Normalized(NamedTuple):
-    """A typed frame and how many present values were unexpected (uncoercible or outside the glossary)."""
+    """A typed frame, how many present values were unexpected (uncoercible or outside the glossary), and how
+    many timestamps came as blank strings (read as unset: bad input, counted apart from unexpected values)."""
 
     frame: pd.DataFrame
     unexpected: int
+    blank_timestamps: int = 0
 
 
 class _Counter:
-    """Collects the unexpected counts of a sequence of coercions."""
+    """Collects the unexpected counts of a sequence of coercions, and the blank timestamps."""
 
     def __init__(self) -> None:
         self.n = 0
+        self.blank = 0
 
     def __call__(self, result):
         *values, bad = result
         self.n += bad
         return values[0] if len(values) == 1 else values
+
+    def timestamp(self, raw, tz: str) -> pd.Series:
+        return self.readings(raw, tz)[0]
+
+    def readings(self, raw, tz: str) -> tuple[pd.Series, pd.Series]:
+        """`_coerce.timestamp_readings` of a wire column, its blank strings counted."""
+        arr, blanks = c.text_and_blanks(raw)
+        self.blank += blanks
+        return self(c.timestamp_readings(arr, tz))
 
 
 def _records(items: Items, keys: list[str], count: _Counter | None = None) -> tuple[int, dict[str, list]]:
@@ -71,7 +84,7 @@ def _keyed(out: dict, key: str, count: _Counter, table: str, raw_ids: list) -> N
     if not keep.all():
         count.n += c.text(raw_ids).null_count
         frame = frame[keep].reset_index(drop=True)
-    return Normalized(frame, count.n)
+    return Normalized(frame, count.n, count.blank)
 
 
 # --- campaigns ------------------------------------------------------------------------------------------------
@@ -126,11 +139,11 @@ def campaigns(items: Items, tz: str, observed_at: Observed) -> Normalized:
         "track_short_link_recipients": k(c.boolean(
             _coalesce(raw["trackShortLinkRecipients"], _nested(extra, "trackShortLinkRecipients")))),
         "validity_minutes": k(c.integer(_coalesce(raw["validity"], _nested(extra, "validity")), "Int32")),
-        "created_at": k(c.timestamp(raw["createTs"], tz)),
-        "send_started_at": k(c.timestamp(raw["startSendTs"], tz)),
-        "send_ended_at": k(c.timestamp(raw["endSendTs"], tz)),
-        "deferred_to": k(c.timestamp(raw["deferredToTs"], tz)),
-        "counters_updated_at": k(c.timestamp(_nested(counters, "updateTs"), tz)),
+        "created_at": k.timestamp(raw["createTs"], tz),
+        "send_started_at": k.timestamp(raw["startSendTs"], tz),
+        "send_ended_at": k.timestamp(raw["endSendTs"], tz),
+        "deferred_to": k.timestamp(raw["deferredToTs"], tz),
+        "counters_updated_at": k.timestamp(_nested(counters, "updateTs"), tz),
         "total_msg_count": k(c.integer(_nested(counters, "totalMsgNum"))),
         "total_seg_count": k(c.integer(_nested(counters, "totalSegNum"))),
         "total_cost": k(c.decimal(_nested(counters, "totalCost"))),
@@ -225,8 +238,8 @@ def messages(items: Items, tz: str, observed_at: Observed) -> Normalized:
 def _send_and_status_times(raw: dict, tz: str, k: _Counter) -> tuple[pd.Series, pd.Series]:
     """startSendTs and statusUpdateTs as instants; an ambiguous statusUpdateTs is ordered after the send start
     (`_coerce.not_before`), so a fall-back shift never makes a message "delivered before it was sent"."""
-    send_started_at = k(c.timestamp(raw["startSendTs"], tz))
-    earliest, latest = k(c.timestamp_readings(raw["statusUpdateTs"], tz))
+    send_started_at = k.timestamp(raw["startSendTs"], tz)
+    earliest, latest = k.readings(raw["statusUpdateTs"], tz)
     return send_started_at, c.not_before(earliest, latest, send_started_at)
 
 

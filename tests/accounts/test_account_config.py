@@ -19,7 +19,7 @@ rate_limit = 5
 [[account]]
 name = "beta-2"
 domain = "api.mobizon.uz"
-key_secret = "beta-sms-key"
+key_secret_block = "beta-sms-key"
 timezone = "Asia/Tashkent"
 """
 
@@ -35,7 +35,7 @@ def test_a_good_file_gives_each_account_its_url_key_source_zone_and_rate_limit()
     assert acme == Account(name="acme", api_url="https://api.mobizon.kz", timezone="Asia/Almaty",
                            key_env="ACME_SMS_API_KEY", rate_limit="5")
     assert beta == Account(name="beta-2", api_url="https://api.mobizon.uz", timezone="Asia/Tashkent",
-                           key_secret="beta-sms-key")
+                           key_secret_block="beta-sms-key")
     assert acme.key_source == "$ACME_SMS_API_KEY" and beta.key_source == "Prefect Secret block 'beta-sms-key'"
 
 
@@ -82,7 +82,7 @@ def test_a_key_written_into_the_file_is_refused_without_echoing_it():
 def test_a_key_source_must_be_a_variable_or_block_name_not_a_key():
     message = problems(GOOD.replace('"ACME_SMS_API_KEY"', '"abc-123:XYZ"'))
     assert "key_env 'abc-123:XYZ' is not an environment variable's name" in message
-    assert "give exactly one of key_env" in problems(GOOD.replace('key_secret = "beta-sms-key"\n', ""))
+    assert "give exactly one of key_env" in problems(GOOD.replace('key_secret_block = "beta-sms-key"\n', ""))
 
 
 def test_missing_fields_wrong_types_and_unknown_keys_are_named():

@@ -9,40 +9,15 @@ single-account sync per good account to compare with, and every test reads what 
 import contextlib
 import io
 import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import duckdb
 import pytest
-from e2e_support import SANDBOX_NOW, SANDBOX_TZ
+from e2e_support import SANDBOX_NOW, SANDBOX_TZ, dump
 
 KEYS = {"acme": "acme" + "1" * 36, "beta": "beta" + "2" * 36, "gamma": "gamma" + "3" * 35}
 SEEDS = {"acme": 31, "beta": 32, "gamma": 33}
 SINCE = "2026-05-01"
-PER_RUN = ("run_id", "started_at", "ended_at", "api_calls", "summary")  # name or time the run, not the data
-
-
-def dump(path: Path, account: str | None = None) -> dict[str, list[tuple]]:
-    """Every table and view of a warehouse (per-run columns and `sync_runs` left out) as sorted tuples; of a
-    combined warehouse, one account's rows without the `account` column."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        names = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'main'"
-            " and table_name not in ('accounts', 'sync_runs', 'stg_sync_runs')").fetchall()]
-        out = {}
-        for name in names:
-            cols = [r[0] for r in con.execute(
-                "select column_name from information_schema.columns where table_schema = 'main' and table_name = ?"
-                " order by ordinal_position", [name]).fetchall()]
-            keep = ", ".join(f'"{c}"' for c in cols if c != "account" and not any(p in c for p in PER_RUN))
-            where = f" where account = '{account}'" if account else ""
-            out[name] = sorted(con.execute(f'select {keep} from "{name}"{where}').fetchall(), key=repr)
-        return out
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def agency(prefect_harness, tmp_path_factory):
     from flows.settings import activated, load

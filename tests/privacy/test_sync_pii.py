@@ -14,9 +14,10 @@ import pytest
 from e2e_support import SANDBOX_NOW, SANDBOX_TZ
 
 from flows import privacy
-from flows.rebuild import rebuild
+from flows.rebuild import fold, rebuild
 from sandbox import SANDBOX_API_KEY, Faults, Sandbox
 from sandbox.data import MESSAGE_ID_BASE
+from storage import snapshot
 from transforms.pii import hash_recipient
 
 MODES = ("hash", "keep", "drop")
@@ -80,6 +81,15 @@ def recipients(data_dir: Path) -> dict:
     return lake
 
 
+def snapshot_recipients(data_dir: Path) -> dict:
+    """message_id -> recipient in raw's snapshot (`storage.snapshot`)."""
+    from flows.rebuild import code_id
+
+    folded = snapshot.load(data_dir / "raw", code_id())
+    files = [str(p) for p in (folded.lake / "messages").rglob("*.parquet")]
+    return dict(duckdb.connect().execute(f"select message_id, recipient from read_parquet({files})").fetchall())
+
+
 def view_rows(data_dir: Path, view: str) -> list:
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
     try:
@@ -141,10 +151,13 @@ def test_a_sync_in_another_mode_than_the_data_directory_holds_is_refused_before_
 def test_rebuild_converts_a_keep_directory_into_exactly_the_hash_one_raw_included(synced, tmp_path, monkeypatch):
     copy = tmp_path / "keep"
     shutil.copytree(synced.data_dir("keep"), copy)
+    assert fold(copy) == 1  # raw's snapshot: a lake of the clear numbers, which the conversion must cover too
+    assert set(snapshot_recipients(copy).values()) <= set(synced.numbers.values())
     monkeypatch.setenv("SMS_PII", "hash")
     rebuild(copy)
     assert privacy.held(copy) == privacy.Held("hash", privacy.key_id(privacy.load_key(create=False)))
     assert recipients(copy) == recipients(synced.data_dir("hash"))
+    assert snapshot_recipients(copy) == recipients(synced.data_dir("hash"))  # folded again, in the new mode
     assert clear_numbers_found(copy, synced.numbers.values()) == {}
     assert view_rows(copy, "campaign_metrics") == view_rows(synced.data_dir("hash"), "campaign_metrics")
     assert not os.path.exists(copy / "lake.old")

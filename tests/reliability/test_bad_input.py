@@ -12,7 +12,7 @@ with every damage at once and is compared with the clean run of the same sandbox
 | extra_fields            | kept        | no: unknown fields are ignored (raw keeps them)          |
 | numbers                 | kept        | no: JSON numbers read as the strings would               |
 | unknown_status          | kept        | yes: UNKNOWN, original in status_raw, is_unexpected      |
-| blank_timestamps        | kept        | no: the gateway sends none for what did not happen yet   |
+| blank_timestamps        | kept (NaT)  | apart: `blank_timestamps` in the summary, a warning      |
 | bad_timestamps          | kept        | yes: NaT                                                 |
 | long_text, every_script | kept        | no: text kept exactly, byte for byte                     |
 | id_beyond_32_bits       | kept        | no: int64, exact                                         |
@@ -20,6 +20,7 @@ with every damage at once and is compared with the clean run of the same sandbox
 | id beyond int64         | quarantined | yes                                                      |
 | duplicated across pages | one row     | client stats `repeated_items`                            |
 | pages that shrink       | re-read     | client stats `lists_shrunk`, a warning                   |
+| pages that shift        | re-read     | client stats `lists_shifted`, a warning                  |
 """
 
 import copy
@@ -110,6 +111,10 @@ OUTCOMES = {
 }
 
 
+# Timestamps sent as blank strings, per damaged item (the reference's unset is null: bad input, counted apart)
+BLANKS = {"blank_timestamps": 2}
+
+
 def test_every_damage_the_sandbox_can_serve_has_a_stated_outcome():
     assert set(OUTCOMES) == set(ITEM_DAMAGES)
 
@@ -124,6 +129,7 @@ def test_a_damaged_item_is_kept_or_quarantined_and_counted_and_its_neighbours_ar
     kept, per_item = OUTCOMES[name]
     assert len(rows) == len(page) - DAMAGED + kept
     assert result.unexpected == per_item * DAMAGED
+    assert result.blank_timestamps == BLANKS.get(name, 0) * DAMAGED
     for item in page[DAMAGED:]:  # the undamaged rows are exactly the clean ones
         assert rows[int(item["id"])] == clean_rows[int(item["id"])]
     if name == "id_beyond_32_bits":
@@ -246,6 +252,58 @@ def test_a_listing_that_keeps_shrinking_is_re_read_a_bounded_number_of_times_and
     assert any("still shrank" in r.getMessage() for r in caplog.records)
 
 
+def test_a_listing_that_shifts_while_paged_is_read_again_and_loses_no_item(sandbox, caplog, figures):
+    """Pages after the first are served as if page 0's first item had left and another had joined at the end:
+    the same totalItemCount on every page, and page 1's first item never served in the first read."""
+    with sandbox.serve(port=0, faults=Faults()) as server:
+        clean, _ = listing_ids(server.url)
+    assert len(clean) > 200
+    caplog.set_level(logging.WARNING, logger="smsapi")
+    with sandbox.serve(port=0, faults=Faults(mangle={"shift": 1.0})) as server:
+        ids, api = listing_ids(server.url)
+        shifted = server.shifted_pages
+    tried("pages that shift", shifted, figures)
+    assert shifted == -(-len(clean) // 100) - 1  # every page after the first, in the first read only
+    assert clean[100] not in ids[:len(clean)]  # the first read skipped it ...
+    assert set(ids) == set(clean)  # ... and the re-read found it
+    assert (api.stats.lists_shifted, api.stats.lists_shrunk) == (1, 0)
+    assert any("shifted" in r.getMessage() for r in caplog.records)
+
+
+def scripted(monkeypatch, pages):
+    """SmsApi.call answering each listing call with the next of `pages` ((ids, total) pairs); returns the calls."""
+    answers, calls = iter(pages), []
+
+    def call(self, module, method, params=None, **kwargs):
+        calls.append(params["pagination"]["currentPage"])
+        ids, total = next(answers)
+        return {"items": [{"id": str(i)} for i in ids], "totalItemCount": str(total)}
+
+    monkeypatch.setattr(SmsApi, "call", call)
+    return calls
+
+
+def test_a_total_that_rises_then_falls_back_is_a_loss_and_the_list_is_read_again(monkeypatch):
+    """An item joins (total 201) and then one leaves (back to 200) while paged: never below the first page's
+    total, but a fall between two pages, so an item may have been skipped."""
+    pages = [(range(0, 100), 200), (range(101, 201), 201), (range(201, 202), 200)]
+    whole = [(range(0, 100), 200), (range(100, 200), 200)]
+    calls = scripted(monkeypatch, pages + whole)
+    with SmsApi("http://127.0.0.1:9", SANDBOX_API_KEY, timezone=TZ) as api:
+        ids = {int(item["id"]) for page in api.list_messages([1]) for item in page}
+    assert 100 in ids and calls == [0, 1, 2, 0, 1]
+    assert api.stats.lists_shrunk == 1
+
+
+def test_a_total_that_is_only_an_upper_bound_costs_one_re_read_and_counts_no_shift(monkeypatch):
+    short = [(range(0, 100), 200), (range(100, 199), 200)]  # 199 items under a total of 200, every time
+    calls = scripted(monkeypatch, short + short)
+    with SmsApi("http://127.0.0.1:9", SANDBOX_API_KEY, timezone=TZ) as api:
+        ids = [int(item["id"]) for page in api.list_messages([1]) for item in page]
+    assert len(set(ids)) == 199 and calls == [0, 1, 0, 1]
+    assert (api.stats.lists_shifted, api.stats.lists_shrunk) == (0, 0)
+
+
 # -- one sync with every damage ---------------------------------------------------------------------------------
 
 SHARE = 0.1  # of the victims' messages, per item damage
@@ -327,6 +385,20 @@ def test_a_sync_served_every_damage_completes_keeps_or_quarantines_and_counts_ea
                                                   "missing_id")))
     assert summary["unexpected"]["messages"] >= len(counted)
     assert entities["messages"] == summary["unexpected"]["messages"]
-    assert clean_summary["unexpected"] == {}
+    assert clean_summary["unexpected"] == {} and clean_summary["blank_timestamps"] == {}
+    assert summary["blank_timestamps"]["messages"] >= 2 * len(mangled["blank_timestamps"] - quarantined)
+    figures["blank timestamps counted by the damaged sync"] += summary["blank_timestamps"]["messages"]
+    assert any(r.levelno == logging.WARNING and "blank timestamps" in r.getMessage() for r in caplog.records)
     assert any(r.levelno == logging.WARNING and "unexpected values" in r.getMessage() for r in caplog.records)
     assert summary["api"]["lists_shrunk"] >= 1 and summary["api"]["repeated_items"] >= 1
+
+
+def test_a_sync_whose_listings_shift_while_paged_loses_no_message(prefect_harness, gateway_env, tmp_path, figures):
+    from e2e_support import assert_matches_truth
+
+    summary, server, truth = synced(tmp_path / "shifted", Faults(mangle={"shift": 1.0}), gateway_env)
+    assert server.shifted_pages >= 1, "no listing had a second page: nothing shifted"
+    tried("pages that shift (sync)", server.shifted_pages, figures)
+    assert summary["api"]["lists_shifted"] >= 1
+    assert summary["repaired_campaigns"] == []  # found while paging, not left to the reconciliation
+    assert_matches_truth(tmp_path / "shifted", truth)

@@ -12,7 +12,7 @@ from reliability_support import dump_warehouse, run_cli, small_sandbox
 
 from flows.rebuild import rebuild
 from sandbox import SANDBOX_API_KEY, Faults
-from storage import housekeeping, raw
+from storage import housekeeping, raw, snapshot
 from storage.crashpoints import ENV
 
 SEED = 29
@@ -46,6 +46,8 @@ def data_dir(synced_twice, tmp_path):
 
 
 def files_rebuild_opens(data_dir, monkeypatch) -> int:
+    """Raw files a rebuild replaying every run opens (raw's snapshot, which would spare it all, deleted)."""
+    snapshot.discard(data_dir / "raw")
     opened = []
     original = raw._read_part
     monkeypatch.setattr(raw, "_read_part", lambda part: opened.append(part) or original(part))

@@ -17,21 +17,43 @@ from flows import alerts, serve
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_default_deployment_syncs_every_10_minutes_and_nightly_at_3_utc_without_overlap():
+def test_default_deployment_syncs_statuses_every_10_minutes_counters_hourly_and_all_nightly_without_overlap():
     spec = serve.deployment_spec("/data")
     assert spec["entrypoint"] == "flows/sync.py:sync"
     assert spec["parameters"] == {"data_dir": "/data"}
-    assert [s.get("interval") for s in spec["schedules"]] == [600, None]
-    assert spec["schedules"][1]["cron"] == "0 3 * * *" and spec["schedules"][1]["timezone"] == "UTC"
+    frequent, hourly, nightly = spec["schedules"]
+    assert (frequent["interval"], frequent["parameters"]) == (600, {"scope": "frequent"})
+    assert (hourly["cron"], hourly["timezone"], hourly["parameters"]) == ("30 * * * *", "UTC", {"scope": "hourly"})
+    assert (nightly["cron"], nightly["timezone"], nightly["parameters"]) == ("0 3 * * *", "UTC", {"scope": "full"})
+    assert [s["slug"] for s in spec["schedules"]] == ["every-10-minutes", "hourly", "nightly"]
     assert spec["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
 
 
-def test_schedules_are_overridable_and_the_nightly_run_can_be_dropped():
-    spec = serve.deployment_spec("/data", every_minutes=2.5, nightly_at="23:45", name="acme")
+def test_schedules_are_overridable_and_the_hourly_and_nightly_runs_can_be_dropped():
+    spec = serve.deployment_spec("/data", every_minutes=2.5, nightly_at="23:45", name="acme", hourly_at_minute=5)
     assert spec["name"] == "acme"
-    assert spec["schedules"][0] == {"interval": 150, "slug": "every-150-seconds", "active": True}
-    assert spec["schedules"][1]["cron"] == "45 23 * * *"
-    assert len(serve.deployment_spec("/data", nightly_at=None)["schedules"]) == 1
+    assert spec["schedules"][0] == {"interval": 150, "slug": "every-150-seconds", "active": True,
+                                    "parameters": {"scope": "frequent"}}
+    assert spec["schedules"][1]["cron"] == "5 * * * *" and spec["schedules"][2]["cron"] == "45 23 * * *"
+    alone = serve.deployment_spec("/data", nightly_at=None, hourly_at_minute=None)["schedules"]
+    assert [s["parameters"]["scope"] for s in alone] == ["frequent"]
+
+
+def test_every_scope_a_schedule_names_is_one_the_sync_takes():
+    from flows.steps import SCOPES
+
+    assert {s["parameters"]["scope"] for s in serve.deployment_spec("/data")["schedules"]} == set(SCOPES)
+
+
+@pytest.mark.parametrize("text, minute", [("0", 0), ("59", 59), ("off", None), (None, None)])
+def test_the_hourly_minute_is_a_minute_past_the_hour_or_off(text, minute):
+    assert serve.hourly_minute(text) == minute
+
+
+@pytest.mark.parametrize("text", ["60", "half", "-1"])
+def test_a_bad_hourly_minute_is_refused_with_the_fix(text):
+    with pytest.raises(serve.ServeError, match="--hourly-at-minute.*0 to 59"):
+        serve.hourly_minute(text)
 
 
 @pytest.mark.parametrize("kwargs, text", [({"every_minutes": 0}, "--every-minutes"),
@@ -45,9 +67,11 @@ def test_served_deployment_has_the_specs_schedules_parameters_and_concurrency_li
     spec = serve.deployment_spec("/data", every_minutes=10, nightly_at="03:00")
     deployment = serve.to_deployment(spec)
     assert deployment.name == "scheduled" and deployment.parameters == {"data_dir": "/data"}
-    interval, nightly = (s.schedule for s in deployment.schedules)
-    assert interval.interval == timedelta(minutes=10) and nightly.cron == "0 3 * * *"
-    assert [s.slug for s in deployment.schedules] == ["every-10-minutes", "nightly"]
+    interval, hourly, nightly = (s.schedule for s in deployment.schedules)
+    assert interval.interval == timedelta(minutes=10) and hourly.cron == "30 * * * *" and nightly.cron == "0 3 * * *"
+    assert [s.slug for s in deployment.schedules] == ["every-10-minutes", "hourly", "nightly"]
+    assert [s.parameters for s in deployment.schedules] == [{"scope": "frequent"}, {"scope": "hourly"},
+                                                            {"scope": "full"}]
     assert deployment.concurrency_options.collision_strategy == "CANCEL_NEW"
     assert deployment.concurrency_limit == 1
 

@@ -5,9 +5,7 @@ Slow (a Prefect server with a fresh database, ~40 s here, then a scheduled run):
 the reason, when the server does not start within its timeout."""
 
 import json
-import os
 import subprocess
-import sys
 import time
 import urllib.request
 from datetime import datetime
@@ -15,13 +13,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from server_support import BIN, RUN_TIMEOUT, _stop
 
-from sandbox.process import SandboxProcess, free_port
+from sandbox.process import SandboxProcess
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-SERVER_TIMEOUT = 120  # seconds: a fresh database is migrated first
-RUN_TIMEOUT = 90
 
 
 def _api(url: str, path: str, body: dict | None = None):
@@ -29,45 +25,6 @@ def _api(url: str, path: str, body: dict | None = None):
                                      headers={"content-type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@pytest.fixture
-def prefect_server(tmp_path):
-    """`prefect server start` on a free loopback port with its own PREFECT_HOME; yields its API URL."""
-    port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "DO_NOT_TRACK": "1",
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
-    log = open(tmp_path / "server.log", "w")
-    process = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + SERVER_TIMEOUT
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    _stop(process)
-                    pytest.skip(f"the local Prefect server did not start within {SERVER_TIMEOUT} s (exit code "
-                                f"{process.poll()}); its log: {(tmp_path / 'server.log').read_text()[-500:]}")
-                time.sleep(0.5)
-        yield url, env
-    finally:
-        _stop(process)
-        log.close()
 
 
 def _wait(what: str, served: subprocess.Popen, log: Path, check):
@@ -102,7 +59,7 @@ def test_a_served_schedule_fires_syncs_the_sandbox_and_alerts_when_the_gateway_g
                "SMS_RATE_LIMIT": "none", "SMS_PII_KEY_FILE": str(tmp_path / "pii-key")}
         with sandbox:
             served = subprocess.Popen([str(BIN / "smsetl"), "serve", "--data-dir", str(data_dir), "--every-minutes",
-                                       "0.25", "--nightly-at", "off", "--name", "test"],
+                                       "0.25", "--nightly-at", "off", "--hourly-at-minute", "off", "--name", "test"],
                                       env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
             try:
                 completed = _wait("no scheduled run completed", served, serve_log, lambda: runs("COMPLETED"))
@@ -116,7 +73,7 @@ def test_a_served_schedule_fires_syncs_the_sandbox_and_alerts_when_the_gateway_g
             _stop(served)
 
     run = completed[0]
-    assert run["auto_scheduled"] and run["parameters"] == {"data_dir": str(data_dir)}
+    assert run["auto_scheduled"] and run["parameters"] == {"data_dir": str(data_dir), "scope": "frequent"}
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
     try:
         assert con.execute("select count(*) from sync_runs where outcome = 'success'").fetchone()[0] >= 1

@@ -86,13 +86,21 @@ def test_non_numeric_segment_count_is_null_and_counted(f1_item, observed):
     assert result.unexpected == 1
 
 
-def test_null_and_blank_timestamps_are_nat_and_not_counted(f1_item, observed):
+def test_null_and_blank_timestamps_are_nat_not_unexpected_and_blanks_counted_apart(f1_item, observed):
     items = [dict(f1_item, id="1", startSendTs=None, statusUpdateTs=""),
-             dict(f1_item, id="2", startSendTs=" ", statusUpdateTs="   ")]
+             dict(f1_item, id="2", startSendTs=" ", statusUpdateTs="   "),
+             dict(f1_item, id="3", startSendTs="\t", statusUpdateTs="0000-00-00 00:00:00")]
     result = transforms.messages(items, ALMATY, observed)
     assert result.frame["send_started_at"].isna().all()
     assert result.frame["status_updated_at"].isna().all()
-    assert result.unexpected == 0
+    assert result.blank_timestamps == 4  # null is the reference's unset; blank strings are bad input
+    assert result.unexpected == 1  # a zero date is not a time: unparseable (the reference never mentions it)
+    statuses = transforms.message_statuses([{"id": "1", "status": "DELIVRD", "statusUpdateTs": " "}], ALMATY,
+                                           observed)
+    assert (statuses.blank_timestamps, statuses.unexpected) == (1, 0)
+    campaigns = transforms.campaigns([{"id": "5", "type": "2", "createTs": "", "counters": {"updateTs": " "}}],
+                                     ALMATY, observed)
+    assert (campaigns.blank_timestamps, campaigns.unexpected) == (2, 0)
 
 
 def test_malformed_timestamp_is_nat_and_counted(f1_item, observed):

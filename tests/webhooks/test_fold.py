@@ -17,7 +17,7 @@ from webhooks.store import EventStore
 def test_a_delivery_report_becomes_a_status_row_parsed_in_the_account_zone():
     events = [signed_event(1, 50000001, status="DELIVRD", status_ts="2026-11-01 11:30:00"),
               {**signed_event(2, 50000002), "eventType": "sms-incoming"}]
-    frame, unexpected = delivery_reports(events, "Asia/Almaty", "2026-11-01T07:00:00+00:00")
+    frame, unexpected, _ = delivery_reports(events, "Asia/Almaty", "2026-11-01T07:00:00+00:00")
     assert unexpected == 0
     assert frame["message_id"].tolist() == [50000001]
     assert frame["status_raw"].tolist() == ["DELIVRD"] and frame["is_final"].tolist() == [True]
@@ -25,7 +25,7 @@ def test_a_delivery_report_becomes_a_status_row_parsed_in_the_account_zone():
 
 
 def test_an_unknown_status_is_flagged_like_a_polled_one():
-    frame, unexpected = delivery_reports([signed_event(1, 50000001, status="WEIRD")], "UTC", "2026-11-01")
+    frame, unexpected, _ = delivery_reports([signed_event(1, 50000001, status="WEIRD")], "UTC", "2026-11-01")
     assert unexpected == 1 and frame["status_raw"].tolist() == ["WEIRD"]
 
 

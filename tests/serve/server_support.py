@@ -1,0 +1,57 @@
+"""A real local Prefect server for the tests that need one: served schedules (a temporary server cannot
+schedule) and Dask-run syncs (each Dask worker process would start a temporary server of its own)."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from sandbox.process import free_port
+
+BIN = Path(sys.executable).parent
+SERVER_TIMEOUT = 120  # seconds: a fresh database is migrated first
+RUN_TIMEOUT = 90
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def start_prefect_server(tmp_path: Path):
+    """`prefect server start` on a free loopback port with its own PREFECT_HOME; yields its API URL."""
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "DO_NOT_TRACK": "1",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    log = open(tmp_path / "server.log", "w")
+    process = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + SERVER_TIMEOUT
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    _stop(process)
+                    pytest.skip(f"the local Prefect server did not start within {SERVER_TIMEOUT} s (exit code "
+                                f"{process.poll()}); its log: {(tmp_path / 'server.log').read_text()[-500:]}")
+                time.sleep(0.5)
+        yield url, env
+    finally:
+        _stop(process)
+        log.close()
+
+
