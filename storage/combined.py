@@ -28,7 +28,7 @@ import duckdb
 from storage import schema
 from storage.lake import sql_literal
 from storage.views import apply_views
-from storage.warehouse import WAREHOUSE_FILE
+from storage.warehouse import MATERIALIZED, WAREHOUSE_FILE
 from transforms.schema import RUN_SUCCEEDED
 
 ACCOUNTS_DIR = "accounts"
@@ -99,11 +99,14 @@ def _copy_account(con, name: str, source: Path) -> list[str]:
     try:
         con.execute(f"create schema {_ident(name)}")
         con.execute(f"use {_ident(name)}")
-        schema.create_tables(con)
+        # Without key indexes, as in an account's warehouse (storage.warehouse): its build checked the keys.
+        schema.create_tables(con, primary_keys=False)
         for table in schema.WAREHOUSE_TABLES:
             columns = ", ".join(row[0] for row in con.execute(f"describe {table}").fetchall())
             con.execute(f"insert into {table} ({columns}) select {columns} from account_source.main.{table}")
-        views = apply_views(con)
+        con.execute("set threads = 1")  # as storage.warehouse.build: the quantiles' state cannot spill
+        views = apply_views(con, materialize=MATERIALIZED)
+        con.execute("reset threads")
     finally:
         con.execute("use main")  # detaching the database in use is refused
         con.execute("detach account_source")
