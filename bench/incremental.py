@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.offline import prefect_env  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 NOW = datetime(2026, 11, 1, 12, 0)
@@ -36,10 +37,7 @@ def main(argv=None) -> int:
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    os.environ.update(PREFECT_HOME=tempfile.mkdtemp(prefix="bench-prefect-"), DO_NOT_TRACK="1",
-                      PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING",
-                      PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
-                      SMS_PII_KEY_FILE=os.path.join(tempfile.mkdtemp(prefix="bench-pii-"), "pii-key"))
+    os.environ.update(prefect_env())
     from flows.sync import sync
     from sandbox import SANDBOX_API_KEY, Faults, Sandbox
 

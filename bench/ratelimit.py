@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
+from bench.offline import prefect_env  # noqa: E402
 from sandbox import SANDBOX_API_KEY, Faults, Sandbox  # noqa: E402
 from smsapi import SmsApi  # noqa: E402
 
@@ -102,9 +102,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-sync", action="store_true", help="skip the full sync under each limit")
     args = parser.parse_args(argv)
     # the full syncs' Prefect: a private, temporary home (its own database), offline, quiet
-    os.environ.update(PREFECT_HOME=tempfile.mkdtemp(prefix="bench-prefect-"), DO_NOT_TRACK="1",
-                      PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING",
-                      PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180")
+    os.environ.update(prefect_env(pii_key=False))
     limits = [float(x) for x in args.limits.split(",")]
 
     sb = Sandbox.generate(seed=7, campaigns=20, messages=2000, now=NOW, timezone=ZONE)

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,43 @@ def test_the_metrics_scale_bench_builds_a_warehouse_without_the_api_and_times_ev
                 con.execute(f"select * from ({view}) order by all").fetchall()
     finally:
         con.close()
+
+
+@pytest.fixture
+def environ_restored(prefect_harness):
+    """The benches set their settings in os.environ, as a command does: put it back afterwards."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _load_in_suite(name: str, monkeypatch):
+    """A bench whose flows run on the suite's Prefect (the harness), not on a temporary home of its own."""
+    bench = _load(name)
+    own = bench.prefect_env
+    monkeypatch.setattr(bench, "prefect_env", lambda **kw: {k: v for k, v in own(**kw).items() if k != "PREFECT_HOME"})
+    return bench
+
+
+def test_the_incremental_bench_runs_three_syncs_and_counts_their_calls(tmp_path, monkeypatch, capsys,
+                                                                        environ_restored):
+    bench = _load_in_suite("incremental", monkeypatch)
+    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    assert bench.main(["--campaigns", "3", "--messages", "200"]) == 0
+    (out,) = tmp_path.glob("incremental-*.json")
+    runs = json.loads(out.read_text())["runs"]
+    assert list(runs) == ["backfill", "after 1 h", "nothing changed"]
+    assert 0 < runs["nothing changed"]["total_calls"] < runs["backfill"]["total_calls"]
+    assert "of the backfill's" in capsys.readouterr().out
+
+
+def test_the_s3_publish_bench_finds_the_s3_and_local_warehouses_equal(tmp_path, monkeypatch, capsys,
+                                                                       environ_restored):
+    bench = _load_in_suite("s3_publish", monkeypatch)
+    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    assert bench.main(["--campaigns", "3", "--messages", "200"]) == 0
+    (out,) = tmp_path.glob("s3-publish-*.json")
+    figures = json.loads(out.read_text())
+    assert figures["warehouses_equal"] and figures["runs"]["backfill"]["s3"]["uploaded"] > 0
+    assert "warehouses equal row by row: True" in capsys.readouterr().out
