@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.lake import DEFAULT_DUCKDB_MEMORY
 from storage.objectstore import ObjectStore, parse_lake_url
 
 
@@ -38,7 +39,7 @@ class Settings(BaseSettings):
     xdg_config_home: str = Field("", alias="XDG_CONFIG_HOME")  # where the PII key file goes by default
     workers: int = Field(4, alias="SMSETL_WORKERS", ge=1, le=64)
     account_workers: int = Field(2, alias="SMSETL_ACCOUNT_WORKERS", ge=1, le=64)  # accounts synced at once
-    duckdb_memory: str = Field("256MB", alias="SMSETL_DUCKDB_MEMORY")  # = storage.lake.DEFAULT_DUCKDB_MEMORY
+    duckdb_memory: str = Field(DEFAULT_DUCKDB_MEMORY, alias="SMSETL_DUCKDB_MEMORY")
     dask: str = Field("", alias="SMSETL_DASK")  # sync --accounts on Dask: blank (threads), local or tcp://host:port
 
     @field_validator("dask")

@@ -214,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="campaigns created before this date, 00:00 UTC (default: now, plus a day of clock slack)")
     _add_pii_flag(p, "; must be the mode the data directory holds")
     _add_lake_url_flag(p, "also publish the lake here, and build the warehouse from it")
+    # flows.steps.SCOPES, spelled out: importing flows here would load Prefect for `smsetl --help`
     p.add_argument("--scope", choices=("full", "hourly", "frequent"), default="full",
                    help="full: everything (default); hourly: settled campaigns re-checked only once a day; frequent: "
                         "also counters and click series only once an hour old (what `smsetl serve` runs every "

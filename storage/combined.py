@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from storage import schema
-from storage.lake import sql_literal
+from storage.lake import DEFAULT_DUCKDB_MEMORY, sql_literal
 from storage.views import apply_views
 from storage.warehouse import MATERIALIZED, WAREHOUSE_FILE
 from transforms.schema import RUN_SUCCEEDED
@@ -56,7 +56,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def build(data_dir: Path, accounts: list[AccountState], memory_limit: str = "512MB") -> Path:
+def build(data_dir: Path, accounts: list[AccountState], memory_limit: str = DEFAULT_DUCKDB_MEMORY) -> Path:
     """Build `<data_dir>/warehouse.duckdb` from the accounts' published warehouses and publish it atomically."""
     target = data_dir / WAREHOUSE_FILE
     building = data_dir / (WAREHOUSE_FILE + ".building")

@@ -28,26 +28,31 @@ def test_refresh_by_scope_and_age():
         steps.refresh_for("often", {}, as_of)
 
 
-def test_the_frequent_scope_skips_counters_and_click_series_until_they_are_an_hour_old(
-        prefect_harness, monkeypatch, tmp_path):
+@pytest.fixture
+def served(prefect_harness, monkeypatch, tmp_path):
+    """A sandbox served on loopback, the settings pointed at it, and its data directory (not synced yet)."""
     for name, value in {"SMS_API_KEY": SANDBOX_API_KEY, "SMS_TIMEZONE": SANDBOX_TZ, "SMS_RATE_LIMIT": "none"}.items():
         monkeypatch.setenv(name, value)
     # Seed 65: a campaign sent after the sandbox's now, whose links take 15 clicks within 30 minutes of 6,670 s on.
     sb = Sandbox.generate(seed=65, campaigns=12, messages=1200, now=SANDBOX_NOW, timezone=SANDBOX_TZ)
     with sb.serve(port=0, faults=Faults()) as server:
         monkeypatch.setenv("SMS_API_URL", server.url)
-        state = SyncedSandbox(sb, server, tmp_path / "data")
+        yield sb, server, SyncedSandbox(sb, server, tmp_path / "data")
 
-        def run(scope: str, advance: timedelta, **kwargs) -> tuple[Counter, dict]:
-            sb.clock.advance(advance)
-            before = Counter(server.calls())
-            summary = state.sync(scope=scope, **kwargs)
-            return Counter(server.calls()) - before, summary
 
-        full, _ = run("full", timedelta(seconds=6670), since=state.as_of() - timedelta(days=120))
-        frequent, first = run("frequent", timedelta(minutes=30))
-        hourly, second = run("hourly", timedelta(minutes=10))
-        late, third = run("frequent", timedelta(minutes=61))
+def test_the_frequent_scope_skips_counters_and_click_series_until_they_are_an_hour_old(served):
+    sb, server, state = served
+
+    def run(scope: str, advance: timedelta, **kwargs) -> tuple[Counter, dict]:
+        sb.clock.advance(advance)
+        before = Counter(server.calls())
+        summary = state.sync(scope=scope, **kwargs)
+        return Counter(server.calls()) - before, summary
+
+    full, _ = run("full", timedelta(seconds=6670), since=state.as_of() - timedelta(days=120))
+    frequent, first = run("frequent", timedelta(minutes=30))
+    hourly, second = run("hourly", timedelta(minutes=10))
+    late, third = run("frequent", timedelta(minutes=61))
 
     listing = frequent["Campaign/List"]  # the listing of recent campaigns alone: one page here
     assert full["Link/GetStats"] > 0 and full["Campaign/List"] > listing == 1
@@ -66,21 +71,16 @@ def test_the_frequent_scope_skips_counters_and_click_series_until_they_are_an_ho
     assert third["watermarks"][steps.SETTLED_WATERMARK] is None  # the settled re-check waits for a day
 
 
-def test_smsetl_sync_runs_the_scope_it_is_given(prefect_harness, monkeypatch, tmp_path, capsys):
+def test_smsetl_sync_runs_the_scope_it_is_given(served, tmp_path, capsys):
     from smsetl import cli
 
-    for name, value in {"SMS_API_KEY": SANDBOX_API_KEY, "SMS_TIMEZONE": SANDBOX_TZ, "SMS_RATE_LIMIT": "none"}.items():
-        monkeypatch.setenv(name, value)
-    sb = Sandbox.generate(seed=65, campaigns=12, messages=1200, now=SANDBOX_NOW, timezone=SANDBOX_TZ)
-    with sb.serve(port=0, faults=Faults()) as server:
-        monkeypatch.setenv("SMS_API_URL", server.url)
-        state = SyncedSandbox(sb, server, tmp_path / "data")
-        sb.clock.advance(timedelta(seconds=6670))
-        state.sync(since=state.as_of() - timedelta(days=120))
-        sb.clock.advance(timedelta(minutes=30))
-        before = Counter(server.calls())
-        assert cli.main(["sync", "--scope", "frequent", "--data-dir", str(tmp_path / "data")]) == 0
-        calls = Counter(server.calls()) - before
+    sb, server, state = served
+    sb.clock.advance(timedelta(seconds=6670))
+    state.sync(since=state.as_of() - timedelta(days=120))
+    sb.clock.advance(timedelta(minutes=30))
+    before = Counter(server.calls())
+    assert cli.main(["sync", "--scope", "frequent", "--data-dir", str(state.data_dir)]) == 0
+    calls = Counter(server.calls()) - before
     assert calls["Message/List"] > 0 and calls["Link/GetStats"] == 0 and calls["Campaign/GetInfo"] == 0
     capsys.readouterr()
     assert cli.main(["sync", "--scope", "hourly", "--accounts", str(tmp_path / "accounts.toml")]) == 2
