@@ -14,7 +14,10 @@ The key never becomes a parameter (Prefect stores those): the task gets the acco
 where its key is) and the process's settings without their secrets (`Settings.portable`), and reads the key
 itself (`account_config.resolve_key`) where it runs. The accounts run on a thread pool of
 `SMSETL_ACCOUNT_WORKERS` threads (each account's sync has its own `SMSETL_WORKERS` extraction threads), or, with
-`SMSETL_DASK` (`--dask`), as tasks of a Dask cluster (`account_runner`): the same task, the same results.
+`SMSETL_DASK` (`--dask`), as tasks of a Dask cluster (`account_runner`): the same task, the same results. The
+flow's task runner (`AccountRunner`) makes that choice when a run starts, from the run's settings, so a run that
+Prefect starts for a deployment (`smsetl serve --accounts`: a process of its own, with the environment's
+settings) chooses as `smsetl sync --accounts` does. `scope` is every account's sync's (`flows.steps.SCOPES`).
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ from urllib.parse import quote_plus
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from flows import account_config
+from flows import account_config, alerts
 from flows.account_config import Account
 from flows.settings import Settings, SettingsError, activated, current, load
 from smsapi import SmsApi, redact
@@ -87,10 +90,15 @@ def account_runner(settings: Settings):
     """The task runner of the accounts: threads of this process (`AccountPool`), or with `settings.dask` a Dask
     cluster: `local`, a LocalCluster of `SMSETL_ACCOUNT_WORKERS` workers started for the run, or a running
     scheduler's address (`tcp://host:8786`), whose workers need this package, the accounts' key variables (or the
-    Prefect server's Secret blocks), SMS_PII_KEY or its key file, and the data directory at the same path."""
+    Prefect server's Secret blocks), SMS_PII_KEY or its key file, and the data directory at the same path.
+    SettingsError if prefect-dask cannot be imported."""
     if not settings.dask:
         return AccountPool()
-    from prefect_dask import DaskTaskRunner
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError as exc:
+        raise SettingsError(f"SMSETL_DASK={settings.dask}: {exc.name} is not installed: pip install prefect-dask "
+                            "(a core dependency: reinstall smsetl)") from None
 
     if settings.dask != "local":
         return DaskTaskRunner(address=settings.dask)
@@ -107,6 +115,35 @@ def account_runner(settings: Settings):
                                           "silence_logs": logging.CRITICAL})
 
 
+class AccountRunner(TaskRunner):
+    """The `sync-accounts` flow's task runner: when a run starts, the one `account_runner` chooses from the run's
+    settings (`current()`), which it then is for the run (entering returns it). A task runner is fixed when the
+    flow is defined, but a deployment's run loads the flow from its entrypoint in a process of its own, whose
+    settings are its environment's; so `smsetl serve --accounts --dask` reaches its runs as SMSETL_DASK."""
+
+    def __init__(self):
+        super().__init__()
+        self._chosen: TaskRunner | None = None
+
+    def duplicate(self) -> AccountRunner:
+        return type(self)()
+
+    def __enter__(self) -> TaskRunner:
+        self._chosen = account_runner(current())
+        return self._chosen.__enter__()
+
+    def __exit__(self, *exc_info) -> None:
+        chosen, self._chosen = self._chosen, None
+        if chosen is not None:
+            chosen.__exit__(*exc_info)
+
+    def submit(self, task, parameters, wait_for=None, dependencies=None):
+        # Never called: the flow run's task runner is the chosen one (`__enter__` returns it).
+        if self._chosen is None:
+            raise RuntimeError("AccountRunner: enter it before submitting tasks")
+        return self._chosen.submit(task, parameters, wait_for, dependencies)
+
+
 def account_settings(base: Settings, account: Account, data_dir: Path) -> Settings:
     """The settings account `account` syncs with: its URL, key, zone, rate limit (else the base's) and data
     directory over `base`; with `SMS_LAKE_URL`, its lake is published under `<lake url>/accounts/<name>`.
@@ -118,9 +155,10 @@ def account_settings(base: Settings, account: Account, data_dir: Path) -> Settin
 
 
 def sync_one(account: Account, data_dir: str, since: datetime | None = None, until: datetime | None = None,
-             base: dict | None = None) -> dict:
+             base: dict | None = None, scope: str = "full") -> dict:
     """Sync one account into its own data directory and return the run summary; AccountSyncError otherwise.
-    `base`: the settings to start from (`Settings.portable`) over this process's environment, else `current()`.
+    `base`: the settings to start from (`Settings.portable`) over this process's environment, else `current()`;
+    `scope`: the sync's (`flows.steps.SCOPES`).
 
     The key, URL and domain are tried with one cheap call first, so a bad key fails in a second, before the
     subflow starts (as `smsetl sync` does), and writes nothing."""
@@ -134,7 +172,7 @@ def sync_one(account: Account, data_dir: str, since: datetime | None = None, unt
         with activated(settings):
             with SmsApi.from_env(settings.client_env()) as api:
                 api.get_balance()
-            return sync(str(settings.data_dir), since=since, until=until)
+            return sync(str(settings.data_dir), since=since, until=until, scope=scope)
     except Exception as exc:
         raise AccountSyncError(account_message(account, exc, key)) from None
     finally:
@@ -154,26 +192,29 @@ def account_message(account: Account, exc: BaseException, key: str = "") -> str:
 
 @task(name="sync-account", task_run_name="sync-{account.name}", cache_policy=NO_CACHE, retries=0)
 def sync_account(account: Account, data_dir: str, since: datetime | None, until: datetime | None,
-                 base: dict) -> dict:
+                 base: dict, scope: str = "full") -> dict:
     """One account's sync, as a task of its own: its state in the UI is the account's. `base` carries the
     settings, since a Dask worker has none of this process's context."""
-    return sync_one(account, data_dir, since, until, base)
+    return sync_one(account, data_dir, since, until, base, scope)
 
 
-@flow(name="sync-accounts", task_runner=AccountPool(), log_prints=True)
+@flow(name="sync-accounts", task_runner=AccountRunner(), log_prints=True)
 def sync_accounts(accounts_file: str, data_dir: str, since: datetime | None = None,
-                  until: datetime | None = None) -> list[dict]:
-    """Sync every account of `accounts_file` into `<data_dir>/accounts/<name>/`, then build the combined
-    warehouse. Returns one result per account (`account`, `outcome`: `success` or
-    `failed` as in `sync_runs`, and the run's `summary` or the `error`);
-    raises AccountsFailed, after the combined build, when any account failed."""
+                  until: datetime | None = None, scope: str = "full") -> list[dict]:
+    """Sync every account of `accounts_file` into `<data_dir>/accounts/<name>/`, each with `scope`
+    (`flows.steps.SCOPES`, as `sync`'s), then build the combined warehouse. Returns one result per account
+    (`account`, `outcome`: `success` or `failed` as in `sync_runs`, and the run's `summary` or the `error`);
+    raises AccountsFailed, after the combined build, when any account failed (and emits `smsetl.sync.failed`
+    naming them: `flows.alerts`)."""
+    from flows.steps import check_scope
     from flows.sync import sync_lock
 
+    check_scope(scope)  # a bad scope fails here, before any account starts
     accounts = account_config.load(Path(accounts_file))
     root = Path(data_dir)
     with sync_lock(root, LOCK):
         base = current().portable()
-        futures = [(a, sync_account.submit(a, data_dir, since, until, base)) for a in accounts]
+        futures = [(a, sync_account.submit(a, data_dir, since, until, base, scope)) for a in accounts]
         results = []
         for account, future in futures:
             outcome = future.result(raise_on_failure=False)
@@ -189,7 +230,8 @@ def sync_accounts(accounts_file: str, data_dir: str, since: datetime | None = No
         log.info("combined warehouse of %d accounts: %s", len(states), path)
     create_markdown_artifact(key="sync-accounts", markdown=format_results(results, markdown=True),
                              description=f"multi-account sync into {root}")
-    if any(r["outcome"] != RUN_SUCCEEDED for r in results):
+    if failed := {r["account"]: r["error"] for r in results if r["outcome"] != RUN_SUCCEEDED}:
+        alerts.report_accounts_failure(root, failed, len(results))
         raise AccountsFailed(results)
     return results
 
@@ -223,12 +265,9 @@ def check_dask_server(settings: Settings, api_url: str | None) -> None:
                             f"{SERVER_FIX}")
 
 
-def run(accounts_file: str, data_dir: str, since: datetime | None = None, until: datetime | None = None
-        ) -> list[dict]:
-    """`sync_accounts` on the task runner the settings choose (`account_runner`); `check_dask_server` first."""
-    try:
-        runner = account_runner(current())
-    except ImportError as exc:
-        raise SettingsError(f"SMSETL_DASK={current().dask}: {exc.name} is not installed: pip install prefect-dask "
-                            "(a core dependency: reinstall smsetl)") from None
-    return sync_accounts.with_options(task_runner=runner)(accounts_file, data_dir, since=since, until=until)
+def run(accounts_file: str, data_dir: str, since: datetime | None = None, until: datetime | None = None,
+        scope: str = "full") -> list[dict]:
+    """`sync_accounts` on the task runner the settings choose (`account_runner`, checked here first, so that a
+    missing prefect-dask fails before Prefect starts)."""
+    account_runner(current())
+    return sync_accounts(accounts_file, data_dir, since=since, until=until, scope=scope)

@@ -7,6 +7,8 @@ directory, which an automation turns into a notification (`flows.serve.alert_aut
   with when the data was last refreshed. Our own event, because Prefect's `prefect.flow-run.Failed` of a
   scheduled run can reach a reactive automation only minutes later (the server holds it until it has seen the
   run's earlier state events, which a scheduled run's creation does not always emit; Prefect 3.9).
+  A `sync-accounts` run that some accounts failed emits it about the accounts' top-level data directory, naming
+  them (`report_accounts_failure`); an account's own sync that failed has emitted it about the account's.
 - `smsetl.reconciliation.mismatch-persists`: campaigns that still disagree with the gateway's counters after
   this run re-read them against those very counters (`steps.repair_plan`'s action `reported`). `frozen`
   (a DONE campaign whose counters stopped while late reports arrived) is not alerted: the messages are right.
@@ -31,6 +33,11 @@ def resource(data_dir: Path) -> dict[str, str]:
     """The Prefect resource a data directory's events are about: one account's data, whatever the deployment."""
     return {"prefect.resource.id": f"smsetl.data-dir.{Path(data_dir).resolve()}",
             "prefect.resource.name": Path(data_dir).resolve().name}
+
+
+def resources_under(folder: Path) -> dict[str, str]:
+    """A resource specification of the data directories inside `folder` (the accounts' of a multi-account one)."""
+    return {"prefect.resource.id": f"smsetl.data-dir.{Path(folder).resolve()}/*"}
 
 
 def persistent_mismatches(summary: dict) -> dict[str, dict]:
@@ -77,6 +84,14 @@ def report_failure(data_dir: Path, lake, now: datetime | None = None) -> None:
         _emit(FAILED_EVENT, data_dir, {"last_success": ended.isoformat() if ended else None, "age_seconds": age})
     except Exception:
         log.exception("could not tell how old the data in %s is", data_dir)
+
+
+def report_accounts_failure(data_dir: Path, errors: dict[str, str], total: int) -> None:
+    """After a `sync-accounts` run that accounts failed (`errors`: each one's message, no key in it): log (ERROR)
+    and emit which, about the top-level data directory. Never raises."""
+    names = sorted(errors)
+    log.error("%d of %d accounts failed in %s: %s", len(names), total, data_dir, ", ".join(names))
+    _emit(FAILED_EVENT, data_dir, {"accounts": names, "errors": errors, "total": total})
 
 
 def _emit(event: str, data_dir: Path, payload: dict) -> None:

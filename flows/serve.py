@@ -10,6 +10,15 @@ and the next one catches up, since a frequent run refreshes the counters and ser
 hour old (the settled re-check once a day old). The file lock of `flows.sync.sync_lock` still stops a sync
 started by other means on the same data directory.
 
+Many accounts (`accounts_file`, `smsetl serve --accounts FILE`): the same schedules, scopes and concurrency limit
+on a deployment of the `sync-accounts` flow (`flows.accounts`), whose parameters are the accounts file and the
+top-level data directory (never a key: each account's task reads its own). Its concurrency limit keeps its runs
+from overlapping; each account's data directory lock, any other sync of that account. The alerts are the same,
+aimed at that deployment: a failed run's event names the accounts that failed, the mismatch alert takes any
+account's (their data directories are under the top-level one), and stale data is judged by the deployment's
+completed runs (a run any account failed does not complete). `--dask` reaches the runs as SMSETL_DASK in their
+environment (the flow's task runner reads it when a run starts: `flows.accounts.AccountRunner`).
+
 `deployment_spec` is the one definition: `serve` builds the served deployment from it, and `prefect.yaml`
 declares it for work pools (a test checks the file against it). Scheduling needs a real Prefect server
 (`prefect server start`), never the temporary one a bare flow call starts: `check_server` says what is missing.
@@ -28,6 +37,7 @@ from pathlib import Path
 import requests
 
 ENTRYPOINT = "flows/sync.py:sync"
+ACCOUNTS_ENTRYPOINT = "flows/accounts.py:sync_accounts"
 DEFAULT_NAME = "scheduled"
 DEFAULT_EVERY_MINUTES = 10.0
 DEFAULT_NIGHTLY_AT = "03:00"  # UTC
@@ -63,10 +73,11 @@ def hourly_minute(text: str | int | None) -> int | None:
 
 def deployment_spec(data_dir: str, every_minutes: float = DEFAULT_EVERY_MINUTES,
                     nightly_at: str | None = DEFAULT_NIGHTLY_AT, name: str = DEFAULT_NAME,
-                    hourly_at_minute: int | None = DEFAULT_HOURLY_AT_MINUTE) -> dict:
+                    hourly_at_minute: int | None = DEFAULT_HOURLY_AT_MINUTE, accounts_file: str | None = None) -> dict:
     """The deployment as `prefect.yaml` spells it (no work pool): name, entrypoint, parameters, schedules (each
     with its `scope`), concurrency limit. `every_minutes` may be fractional (seconds are whole);
-    `hourly_at_minute` / `nightly_at` None: no hourly / nightly schedule."""
+    `hourly_at_minute` / `nightly_at` None: no hourly / nightly schedule. With `accounts_file`, the `sync-accounts`
+    flow of the accounts it lists, into `data_dir`'s `accounts/<name>/`."""
     if not every_minutes or every_minutes <= 0:
         raise ServeError(f"--every-minutes {every_minutes} must be more than 0 (minutes between syncs, e.g. 10)")
     seconds = max(round(every_minutes * 60), 1)
@@ -78,10 +89,20 @@ def deployment_spec(data_dir: str, every_minutes: float = DEFAULT_EVERY_MINUTES,
     if nightly_at is not None:
         schedules.append({"cron": nightly_cron(nightly_at), "timezone": "UTC", "slug": "nightly", "active": True,
                           "parameters": {"scope": "full"}})
-    return {"name": name, "entrypoint": ENTRYPOINT, "tags": ["smsetl"],
-            "description": "smsetl sync of one data directory: delivery reports and clicks every few minutes, "
-                           "campaign counters and click series hourly, everything nightly",
-            "parameters": {"data_dir": data_dir}, "schedules": schedules, "concurrency_limit": dict(CONCURRENCY)}
+    if accounts_file is None:
+        entrypoint, what, parameters = ENTRYPOINT, "one data directory", {"data_dir": data_dir}
+    else:
+        entrypoint, what = ACCOUNTS_ENTRYPOINT, "every account of an accounts file, then the combined warehouse"
+        parameters = {"accounts_file": accounts_file, "data_dir": data_dir}
+    description = (f"smsetl sync of {what}: delivery reports and clicks every few minutes, campaign counters and "
+                   "click series hourly, everything nightly")
+    return {"name": name, "entrypoint": entrypoint, "tags": ["smsetl"], "description": description,
+            "parameters": parameters, "schedules": schedules, "concurrency_limit": dict(CONCURRENCY)}
+
+
+def is_accounts(spec: dict) -> bool:
+    """Whether `spec` deploys the `sync-accounts` flow (many accounts), not one account's `sync`."""
+    return spec["entrypoint"] == ACCOUNTS_ENTRYPOINT
 
 
 def _minutes_text(seconds: int) -> str:
@@ -93,14 +114,17 @@ def to_deployment(spec: dict):
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.schedules import Cron, Interval
 
-    from flows.sync import sync
+    if is_accounts(spec):
+        from flows.accounts import sync_accounts as served
+    else:
+        from flows.sync import sync as served
 
     schedules = [Interval(timedelta(seconds=s["interval"]), slug=s["slug"], parameters=s["parameters"])
                  if "interval" in s else Cron(s["cron"], timezone=s["timezone"], slug=s["slug"],
                                               parameters=s["parameters"]) for s in spec["schedules"]]
-    return sync.to_deployment(name=spec["name"], description=spec["description"], tags=spec["tags"],
-                              parameters=spec["parameters"], schedules=schedules,
-                              concurrency_limit=ConcurrencyLimitConfig(**spec["concurrency_limit"]))
+    return served.to_deployment(name=spec["name"], description=spec["description"], tags=spec["tags"],
+                                parameters=spec["parameters"], schedules=schedules,
+                                concurrency_limit=ConcurrencyLimitConfig(**spec["concurrency_limit"]))
 
 
 def check_server(api_url: str | None = None, timeout: float = 5.0) -> str:
@@ -123,10 +147,10 @@ def check_server(api_url: str | None = None, timeout: float = 5.0) -> str:
     return api_url
 
 
-def run_environment(workdir: Path) -> dict[str, str]:
-    """Prefect settings for the served runs (child processes inherit them): the pipeline's loggers reach the run's
-    logs at INFO. Writes Prefect's default logging config with those loggers at INFO into `workdir`; settings the
-    user gave already win."""
+def run_environment(workdir: Path, dask: str = "") -> dict[str, str]:
+    """Settings for the served runs (child processes inherit them): the pipeline's loggers reach the run's logs at
+    INFO, and with `dask` (`--dask`, over SMSETL_DASK) the accounts' syncs run on that cluster. Writes Prefect's
+    default logging config with those loggers at INFO into `workdir`; logging settings the user gave win."""
     import yaml
     from prefect.logging.configuration import DEFAULT_LOGGING_SETTINGS_PATH
 
@@ -136,18 +160,21 @@ def run_environment(workdir: Path) -> dict[str, str]:
     path = workdir / "prefect-logging.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     wanted = {"PREFECT_LOGGING_EXTRA_LOGGERS": EXTRA_LOGGERS, "PREFECT_LOGGING_SETTINGS_PATH": str(path)}
-    return {k: v for k, v in wanted.items() if not os.environ.get(k)}
+    return {k: v for k, v in wanted.items() if not os.environ.get(k)} | ({"SMSETL_DASK": dask} if dask else {})
 
 
 def alert_automations(deployment_id, spec: dict, data_dir: Path, notify_block_id=None) -> list:
     """The automations of a served deployment: a run failed; reconciliation mismatches persist (both the flow's
     events, `flows.alerts`); no run completed within twice the interval (stale: also a run that crashed). Each
     sends a notification through the block `notify_block_id` when given, else only shows as triggered in the
-    Prefect UI (Automations, Event feed)."""
+    Prefect UI (Automations, Event feed). For a `sync-accounts` deployment (`is_accounts`), the failure is the
+    flow's event naming the accounts that failed (the notification names them), and the mismatches are any
+    account's."""
     from prefect.events.actions import DoNothing, SendNotification
     from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 
     from flows import alerts
+    from storage.combined import ACCOUNTS_DIR
 
     def action(body: str):
         if notify_block_id is None:
@@ -157,13 +184,18 @@ def alert_automations(deployment_id, spec: dict, data_dir: Path, notify_block_id
     ours = {"prefect.resource.role": "deployment", "prefect.resource.id": f"prefect.deployment.{deployment_id}"}
     stale_after = timedelta(seconds=2 * spec["schedules"][0]["interval"])
     label = f"{spec['name']} ({data_dir})"
+    failed, mismatches = f"a sync of {data_dir} failed", f"reconciliation mismatches persist in {data_dir}"
+    mismatched = alerts.resource(data_dir)
+    if is_accounts(spec):  # Jinja, filled in from the event when the notification is sent
+        failed += ": accounts {{ event.payload.accounts | join(', ') }}"
+        mismatches += ", account {{ event.resource.name }}"
+        mismatched = alerts.resources_under(Path(data_dir) / ACCOUNTS_DIR)
     return [
-        AutomationCore(name=f"smsetl {label}: a sync failed", actions=[action(f"a sync of {data_dir} failed")],
+        AutomationCore(name=f"smsetl {label}: a sync failed", actions=[action(failed)],
                        trigger=EventTrigger(expect={alerts.FAILED_EVENT}, match=alerts.resource(data_dir),
                                             posture=Posture.Reactive, threshold=1)),
-        AutomationCore(name=f"smsetl {label}: mismatches persist",
-                       actions=[action(f"reconciliation mismatches persist in {data_dir}")],
-                       trigger=EventTrigger(expect={alerts.MISMATCH_EVENT}, match=alerts.resource(data_dir),
+        AutomationCore(name=f"smsetl {label}: mismatches persist", actions=[action(mismatches)],
+                       trigger=EventTrigger(expect={alerts.MISMATCH_EVENT}, match=mismatched,
                                             posture=Posture.Reactive, threshold=1)),
         AutomationCore(name=f"smsetl {label}: data is stale",
                        actions=[action(f"no sync of {data_dir} completed within {stale_after}")],
@@ -196,15 +228,18 @@ def notify_block_id(name: str):
 
 def serve(data_dir: Path, every_minutes: float = DEFAULT_EVERY_MINUTES, nightly_at: str | None = DEFAULT_NIGHTLY_AT,
           name: str = DEFAULT_NAME, alerts: bool = True, notify: str | None = None,
-          hourly_at_minute: int | None = DEFAULT_HOURLY_AT_MINUTE) -> None:
-    """Serve the sync of `data_dir` on its schedules until interrupted (the server must be up: `check_server`)."""
+          hourly_at_minute: int | None = DEFAULT_HOURLY_AT_MINUTE, accounts_file: Path | None = None,
+          dask: str = "") -> None:
+    """Serve the sync of `data_dir` on its schedules until interrupted (the server must be up: `check_server`);
+    with `accounts_file`, the sync of its accounts into `data_dir`, on the Dask cluster `dask` if given."""
     from prefect import serve as prefect_serve
 
-    spec = deployment_spec(str(Path(data_dir).resolve()), every_minutes, nightly_at, name, hourly_at_minute)
+    accounts = str(Path(accounts_file).resolve()) if accounts_file else None
+    spec = deployment_spec(str(Path(data_dir).resolve()), every_minutes, nightly_at, name, hourly_at_minute, accounts)
     check_server()
     block_id = notify_block_id(notify) if notify else None
     with tempfile.TemporaryDirectory(prefix="smsetl-serve-") as workdir:
-        os.environ.update(run_environment(Path(workdir)))  # for the runs, which are child processes
+        os.environ.update(run_environment(Path(workdir), dask))  # for the runs, which are child processes
         deployment = to_deployment(spec)
         if alerts:
             deployment_id = deployment.apply()

@@ -1,4 +1,5 @@
-"""`smsetl sync --accounts FILE`: the multi-account sync's command (the flow is `flows.accounts`).
+"""`smsetl sync --accounts FILE`: the multi-account sync's command (the flow is `flows.accounts`; `smsetl serve
+--accounts FILE` serves it, making the same checks first: `refusal`).
 
 Exit status: 0 when every account synced; 1 when some failed (the others are synced and in the combined
 warehouse; each failure is printed with its cause and fix); 2 when nothing could start (a bad accounts file, a
@@ -43,6 +44,24 @@ def where() -> str:
     return f"on {settings.account_workers} threads"
 
 
+def refusal(args: argparse.Namespace, data_dir: Path) -> str | None:
+    """Why `--accounts FILE` cannot run on `data_dir` (a flag that belongs in the file, a single account's data
+    directory, a bad accounts file), else None."""
+    from flows import account_config
+
+    for flag in ("api_url", "timezone"):
+        if getattr(args, flag, None):
+            return f"--{flag.replace('_', '-')} does not go with --accounts: each account's is in {args.accounts}"
+    if (data_dir / "lake").exists() or (data_dir / "raw").exists():
+        return (f"{data_dir} holds a single account's data (raw/, lake/): give the accounts their own data "
+                "directory (--data-dir), or move this one to <data dir>/accounts/<name>/")
+    try:
+        account_config.load(Path(args.accounts))
+    except account_config.AccountConfigError as exc:
+        return str(exc)
+    return None
+
+
 def sync_accounts(args: argparse.Namespace, data_dir: Path) -> int:
     from prefect.settings import PREFECT_API_URL
 
@@ -51,27 +70,17 @@ def sync_accounts(args: argparse.Namespace, data_dir: Path) -> int:
     from flows.settings import current
     from flows.sync import sync_lock
 
-    for flag in ("api_url", "timezone"):
-        if getattr(args, flag, None):
-            print(f"smsetl sync: --{flag.replace('_', '-')} does not go with --accounts: each account's is in "
-                  f"{args.accounts}", file=sys.stderr)
-            return 2
-    if (data_dir / "lake").exists() or (data_dir / "raw").exists():
-        print(f"smsetl sync: {data_dir} holds a single account's data (raw/, lake/): give the accounts their own "
-              "data directory (--data-dir), or move this one to <data dir>/accounts/<name>/", file=sys.stderr)
+    if problem := refusal(args, data_dir):
+        print(f"smsetl sync: {problem}", file=sys.stderr)
         return 2
-    try:
-        accounts = account_config.load(Path(args.accounts))
-    except account_config.AccountConfigError as exc:
-        print(f"smsetl sync: {exc}", file=sys.stderr)
-        return 2
+    accounts = account_config.load(Path(args.accounts))
     privacy.mode_from_env()  # a bad SMS_PII fails at once, before Prefect starts
     check_dask_server(current(), PREFECT_API_URL.value())  # and Dask without a Prefect server
     print(f"syncing {len(accounts)} accounts into {data_dir / ACCOUNTS_DIR}: {', '.join(a.name for a in accounts)}"
           f" {where()}", flush=True)
     try:  # a second multi-account sync fails here, at once, not after Prefect starts; the flow locks too
         with sync_lock(data_dir, ".sync-accounts-cli.lock"):
-            results = run(str(args.accounts), str(data_dir), since=args.since, until=args.until)
+            results = run(str(args.accounts), str(data_dir), since=args.since, until=args.until, scope=args.scope)
     except AccountsFailed as exc:
         print(format_results(exc.results))
         print(f"combined warehouse: {data_dir / 'warehouse.duckdb'}")

@@ -80,10 +80,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print("smsetl sync: --dask goes with --accounts FILE: it runs the accounts' syncs on a Dask cluster",
               file=sys.stderr)
         return 2
-    if args.scope != "full" and args.accounts:
-        print("smsetl sync: --scope goes without --accounts: a multi-account sync runs every account in full",
-              file=sys.stderr)
-        return 2
     check_object_store()
     if args.accounts:  # many accounts, each in <data dir>/accounts/<name>/: smsetl/accounts.py
         from smsetl.accounts import sync_accounts
@@ -177,17 +173,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from flows import privacy, serve
     from flows.settings import current
     from smsapi import SmsApi
+    from smsetl import accounts
 
+    if args.dask and not args.accounts:  # as for `smsetl sync`: one account's sync is one flow on one machine
+        print("smsetl serve: --dask goes with --accounts FILE: it runs the accounts' syncs on a Dask cluster",
+              file=sys.stderr)
+        return 2
     nightly_at = None if args.nightly_at == "off" else args.nightly_at
-    try:  # what is missing fails here, before anything is scheduled: the server, then the gateway
+    data_dir = data_dir_from(args)
+    try:  # what is missing fails here, before anything is scheduled: the server, then the accounts or gateway
         hourly = serve.hourly_minute(args.hourly_at_minute)
         serve.deployment_spec("", args.every_minutes, nightly_at, hourly_at_minute=hourly)  # bad schedule flags
         serve.check_server()
-        privacy.check_sync(data_dir_from(args))
-        with SmsApi.from_env(current().client_env()) as api:
-            api.get_balance()
-        serve.serve(data_dir_from(args), args.every_minutes, nightly_at, name=args.name, alerts=not args.no_alerts,
-                    notify=args.notify, hourly_at_minute=hourly)
+        if args.accounts:  # each account's key and gateway are its runs' to check: one failing stops no other
+            problem = accounts.refusal(args, data_dir)
+            privacy.mode_from_env()
+        else:
+            problem = accounts.single_account_refusal(data_dir, "serve")
+        if problem:
+            print(f"smsetl serve: {problem}", file=sys.stderr)
+            return 2
+        if not args.accounts:
+            privacy.check_sync(data_dir)
+            with SmsApi.from_env(current().client_env()) as api:
+                api.get_balance()
+        serve.serve(data_dir, args.every_minutes, nightly_at, name=args.name, alerts=not args.no_alerts,
+                    notify=args.notify, hourly_at_minute=hourly, accounts_file=args.accounts,
+                    dask=current().dask if args.accounts else "")
     except serve.ServeError as exc:
         print(f"smsetl serve: {exc}", file=sys.stderr)
         return 2
@@ -218,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scope", choices=("full", "hourly", "frequent"), default="full",
                    help="full: everything (default); hourly: settled campaigns re-checked only once a day; frequent: "
                         "also counters and click series only once an hour old (what `smsetl serve` runs every "
-                        "10 minutes)")
+                        "10 minutes); with --accounts, every account's sync")
     p.add_argument("--accounts", metavar="FILE", help="sync every account of this TOML file, each into <data dir>/"
                                                       "accounts/<name>/, then the combined warehouse")
     p.add_argument("--dask", metavar="local|tcp://HOST:PORT",
@@ -228,8 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the sync on schedules against a Prefect server (flows/serve.py)",
                        description="Settings come from the environment (SMS_API_KEY, SMS_API_URL, ...), which "
-                                   "each scheduled run inherits; PREFECT_API_URL must name a running server.")
+                                   "each scheduled run inherits; PREFECT_API_URL must name a running server. With "
+                                   "--accounts FILE, the multi-account sync (`smsetl sync --accounts`) on the same "
+                                   "schedules: each account's key from where the file says.")
     p.add_argument("--data-dir", help="default: $SMS_DATA_DIR or ./data")
+    p.add_argument("--accounts", metavar="FILE",
+                   help="serve the sync of every account of this TOML file, each into <data dir>/accounts/<name>/, "
+                        "then the combined warehouse (deployment sync-accounts/NAME)")
+    p.add_argument("--dask", metavar="local|tcp://HOST:PORT",
+                   help="with --accounts: the runs' account syncs on a Dask cluster, a LocalCluster started for each "
+                        "run or a running scheduler (default: $SMSETL_DASK, else threads of the run's process)")
     p.add_argument("--every-minutes", type=float, default=10.0,
                    help="minutes between the syncs of delivery reports and clicks (default: 10)")
     p.add_argument("--hourly-at-minute", default="30",
@@ -239,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HH:MM (UTC) of the nightly full sync (settled campaigns re-checked too), or 'off' "
                         "(default: 03:00)")
     p.add_argument("--name", default="scheduled", help="the deployment's name, one per data directory "
-                                                       "(default: scheduled)")
+                                                       "(default: scheduled: sync/scheduled, or "
+                                                       "sync-accounts/scheduled with --accounts)")
     p.add_argument("--notify", metavar="TYPE/NAME", help="notification block the alerts send through, e.g. "
                                                           "slack-webhook/ops (default: alerts show in the UI only)")
     p.add_argument("--no-alerts", action="store_true", help="do not create the alert automations")

@@ -48,7 +48,8 @@ def test_settings_reach_a_worker_without_their_secrets(monkeypatch):
 def test_the_account_task_takes_no_key_only_where_it_is():
     import inspect
 
-    assert list(inspect.signature(sync_account.fn).parameters) == ["account", "data_dir", "since", "until", "base"]
+    assert list(inspect.signature(sync_account.fn).parameters) == ["account", "data_dir", "since", "until", "base",
+                                                                   "scope"]
 
 
 def test_dask_without_accounts_is_refused(capsys):

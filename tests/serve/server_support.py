@@ -1,6 +1,7 @@
 """A real local Prefect server for the tests that need one: served schedules (a temporary server cannot
 schedule) and Dask-run syncs (each Dask worker process would start a temporary server of its own)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -55,3 +56,19 @@ def start_prefect_server(tmp_path: Path):
         log.close()
 
 
+def server_api(url: str, path: str, body: dict | None = None):
+    """POST `body` to the Prefect server's API route `path` (its filters are POSTs); the answer, decoded."""
+    request = urllib.request.Request(url + path, data=json.dumps(body or {}).encode(),
+                                     headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def wait_until(what: str, served: subprocess.Popen, log: Path, check):
+    """Poll `check()` every 2 s until it returns something true; fail naming `what` after RUN_TIMEOUT."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline and served.poll() is None:
+        time.sleep(2)
+        if found := check():
+            return found
+    pytest.fail(f"{what} within {RUN_TIMEOUT} s; `smsetl serve` said: {log.read_text()[-3000:]}")

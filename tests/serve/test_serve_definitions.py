@@ -45,6 +45,17 @@ def test_every_scope_a_schedule_names_is_one_the_sync_takes():
     assert {s["parameters"]["scope"] for s in serve.deployment_spec("/data")["schedules"]} == set(SCOPES)
 
 
+def test_the_scopes_smsetl_sync_offers_are_the_ones_the_sync_takes():
+    import argparse
+
+    from flows.steps import SCOPES
+    from smsetl.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    [scope] = [a for a in commands["sync"]._actions if "--scope" in a.option_strings]
+    assert tuple(scope.choices) == SCOPES and scope.default == SCOPES[0] == "full"
+
+
 @pytest.mark.parametrize("text, minute", [("0", 0), ("59", 59), ("off", None), (None, None)])
 def test_the_hourly_minute_is_a_minute_past_the_hour_or_off(text, minute):
     assert serve.hourly_minute(text) == minute
@@ -76,12 +87,14 @@ def test_served_deployment_has_the_specs_schedules_parameters_and_concurrency_li
     assert deployment.concurrency_limit == 1
 
 
-def test_prefect_yaml_declares_the_same_deployment_as_smsetl_serve():
+def test_prefect_yaml_declares_the_same_deployments_as_smsetl_serve_and_serve_accounts():
     declared = yaml.safe_load((ROOT / "prefect.yaml").read_text())
-    [deployment] = declared["deployments"]
-    work_pool = deployment.pop("work_pool")
-    assert deployment == serve.deployment_spec("data")
-    assert work_pool["job_variables"]["env"]["PREFECT_LOGGING_EXTRA_LOGGERS"] == serve.EXTRA_LOGGERS
+    single, accounts = declared["deployments"]
+    for deployment, spec in ((single, serve.deployment_spec("data")),
+                             (accounts, serve.deployment_spec("data", accounts_file="agency.toml"))):
+        work_pool = deployment.pop("work_pool")
+        assert deployment == spec
+        assert work_pool["job_variables"]["env"]["PREFECT_LOGGING_EXTRA_LOGGERS"] == serve.EXTRA_LOGGERS
 
 
 def test_no_prefect_server_configured_names_the_command_that_starts_one():

@@ -4,37 +4,16 @@ once the gateway stops, a run fails and the failure automation triggers.
 Slow (a Prefect server with a fresh database, ~40 s here, then a scheduled run): one test. It is skipped, with
 the reason, when the server does not start within its timeout."""
 
-import json
 import subprocess
-import time
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import pytest
-from server_support import BIN, RUN_TIMEOUT, _stop
+from server_support import BIN, _stop, server_api, wait_until
 
 from sandbox.process import SandboxProcess
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _api(url: str, path: str, body: dict | None = None):
-    request = urllib.request.Request(url + path, data=json.dumps(body or {}).encode(),
-                                     headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
-
-
-def _wait(what: str, served: subprocess.Popen, log: Path, check):
-    """Poll `check()` every 2 s until it returns something true; fail naming `what` after RUN_TIMEOUT."""
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while time.monotonic() < deadline and served.poll() is None:
-        time.sleep(2)
-        if found := check():
-            return found
-    pytest.fail(f"{what} within {RUN_TIMEOUT} s; `smsetl serve` said: {log.read_text()[-3000:]}")
 
 
 def test_a_served_schedule_fires_syncs_the_sandbox_and_alerts_when_the_gateway_goes(prefect_server, tmp_path):
@@ -44,11 +23,11 @@ def test_a_served_schedule_fires_syncs_the_sandbox_and_alerts_when_the_gateway_g
     data_dir, serve_log = tmp_path / "data", tmp_path / "serve.log"
 
     def runs(state_type: str) -> list:
-        found = _api(url, "/flow_runs/filter", {"deployments": {"name": {"any_": ["test"]}}})
+        found = server_api(url, "/flow_runs/filter", {"deployments": {"name": {"any_": ["test"]}}})
         return [r for r in found if r["state_type"] == state_type]
 
     def failure_alerts() -> list:
-        events = _api(url, "/events/filter", {"filter": {"event": {"name": ["prefect.automation.triggered"]}}})
+        events = server_api(url, "/events/filter", {"filter": {"event": {"name": ["prefect.automation.triggered"]}}})
         return [e for e in events["events"] if e["resource"]["prefect.resource.name"].endswith("a sync failed")]
 
     with open(serve_log, "w") as log:
@@ -62,13 +41,13 @@ def test_a_served_schedule_fires_syncs_the_sandbox_and_alerts_when_the_gateway_g
                                        "0.25", "--nightly-at", "off", "--hourly-at-minute", "off", "--name", "test"],
                                       env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
             try:
-                completed = _wait("no scheduled run completed", served, serve_log, lambda: runs("COMPLETED"))
+                completed = wait_until("no scheduled run completed", served, serve_log, lambda: runs("COMPLETED"))
             except BaseException:
                 _stop(served)
                 raise
         try:  # the gateway is gone: the next scheduled run fails, and says so
-            _wait("no run failed once the gateway stopped", served, serve_log, lambda: runs("FAILED"))
-            _wait("the failure automation did not trigger", served, serve_log, failure_alerts)
+            wait_until("no run failed once the gateway stopped", served, serve_log, lambda: runs("FAILED"))
+            wait_until("the failure automation did not trigger", served, serve_log, failure_alerts)
         finally:
             _stop(served)
 
@@ -80,14 +59,14 @@ def test_a_served_schedule_fires_syncs_the_sandbox_and_alerts_when_the_gateway_g
         assert con.execute("select count(*) from campaign_metrics").fetchone()[0] > 0
     finally:
         con.close()
-    logs = _api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
+    logs = server_api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
     assert any(entry["name"] == "smsetl.sync" for entry in logs), "the sync's own log lines reach the run's logs"
     failed = runs("FAILED")[0]
-    logs = _api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [failed["id"]]}}})
+    logs = server_api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [failed["id"]]}}})
     assert any(e["name"] == "smsetl.alerts" and "last refreshed at" in e["message"] for e in logs)
-    deployment = _api(url, "/deployments/filter", {"deployments": {"name": {"any_": ["test"]}}})[0]
+    deployment = server_api(url, "/deployments/filter", {"deployments": {"name": {"any_": ["test"]}}})[0]
     assert deployment["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
     assert deployment["global_concurrency_limit"]["limit"] == 1
-    names = {a["name"] for a in _api(url, "/automations/filter")}
+    names = {a["name"] for a in server_api(url, "/automations/filter")}
     assert {f"smsetl test ({data_dir}): {what}" for what in ("a sync failed", "mismatches persist",
                                                              "data is stale")} <= names
