@@ -69,7 +69,7 @@ def test_every_scoped_multi_account_sync_succeeds(scoped):
 def test_a_frequent_run_skips_each_accounts_counters_and_click_series(scoped):
     for name in KEYS:
         full, frequent = scoped.calls["full"][name], scoped.calls["frequent"][name]
-        assert full["Link/GetStats"] > 0 and full["Campaign/GetInfo"] > 0 and full["Campaign/List"] > 1
+        assert full["Link/GetStats"] > 0 and full["Campaign/List"] > 1
         assert frequent["Message/List"] > 0 and frequent["Link/List"] == 1 and frequent["Campaign/List"] == 1
         assert frequent["Link/GetStats"] == 0 and frequent["Campaign/GetInfo"] == 0
 
