@@ -52,8 +52,22 @@ def start_prefect_server(tmp_path: Path):
                 time.sleep(0.5)
         yield url, env
     finally:
+        _drain_prefect_workers()
         _stop(process)
         log.close()
+
+
+def _drain_prefect_workers() -> None:
+    """Send what this process's Prefect log and event workers hold for the server while it still runs (a test that
+    ran flows in this process against it): left queued, they would retry the stopped server when the session's
+    temporary server (`prefect_harness`) drains every worker at its teardown, which then never ends."""
+    if "prefect" not in sys.modules:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
 
 
 def server_api(url: str, path: str, body: dict | None = None):
