@@ -148,7 +148,7 @@ def account_settings(base: Settings, account: Account, data_dir: Path) -> Settin
     """The settings account `account` syncs with: its URL, key, zone, rate limit (else the base's) and data
     directory over `base`; with `SMS_LAKE_URL`, its lake is published under `<lake url>/accounts/<name>`.
     Reads the key (`resolve_key`)."""
-    lake_url = f"{base.lake_url.rstrip('/')}/accounts/{account.name}" if base.lake_url else None
+    lake_url = combined.account_lake_url(base.lake_url, account.name) if base.lake_url else None
     return base.with_flags(api_url=account.api_url, api_key=account_config.resolve_key(account),
                            timezone=account.timezone, rate_limit=account.rate_limit or None,
                            data_dir=combined.account_dir(data_dir, account.name), lake_url=lake_url)

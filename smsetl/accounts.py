@@ -1,5 +1,6 @@
 """`smsetl sync --accounts FILE`: the multi-account sync's command (the flow is `flows.accounts`; `smsetl serve
---accounts FILE` serves it, making the same checks first: `refusal`).
+--accounts FILE` serves it, making the same checks first: `refusal`); and `smsetl build --accounts FILE`, the
+combined warehouse built again from the accounts' lakes.
 
 Exit status: 0 when every account synced; 1 when some failed (the others are synced and in the combined
 warehouse; each failure is printed with its cause and fix); 2 when nothing could start (a bad accounts file, a
@@ -9,6 +10,8 @@ flag that belongs in the file, another multi-account sync running).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -92,4 +95,64 @@ def sync_accounts(args: argparse.Namespace, data_dir: Path) -> int:
         return 1
     print(format_results(results))
     print(f"combined warehouse: {data_dir / 'warehouse.duckdb'}")
+    return 0
+
+
+def build_accounts(args: argparse.Namespace, data_dir: Path) -> int:
+    """`smsetl build --accounts FILE`: each account's warehouse built again from its lake, then the combined one.
+    With `SMS_LAKE_URL` (`--lake-url`) each account's lake is the one its sync published under
+    `<lake url>/accounts/<name>`, so any machine can build the agency's combined warehouse from the bucket alone.
+    An account's outcome is its last recorded run's; an account with no lake yet has no data and fails the
+    command (exit 1, naming it), after the others are built."""
+    import duckdb
+
+    from flows import account_config
+    from flows.settings import current
+    from storage import combined, warehouse
+    from storage.lake import Lake
+    from storage.objectstore import ObjectStoreError, PublishedLake
+
+    try:
+        accounts = account_config.load(Path(args.accounts))
+    except account_config.AccountConfigError as exc:
+        print(f"smsetl build: {exc}", file=sys.stderr)
+        return 2
+    settings = current()
+    if (store := settings.object_store()) is not None:
+        store.check()  # a wrong bucket, endpoint or credentials: once, naming the setting (exit 2), not per account
+    states, missing = [], []
+    for account in accounts:
+        account_dir = combined.account_dir(data_dir, account.name)
+        try:
+            if store is not None:
+                account_dir.mkdir(parents=True, exist_ok=True)
+                account_store = dataclasses.replace(store, url=combined.account_lake_url(store.url, account.name))
+                lake, source = PublishedLake(account_store, account_dir, settings.duckdb_memory), account_store.url
+            elif (account_dir / "lake").exists():
+                lake, source = Lake(account_dir / "lake", settings.duckdb_memory), account_dir / "lake"
+            else:
+                raise FileNotFoundError(f"no lake in {account_dir}: run `smsetl sync --accounts {args.accounts}` "
+                                        "first (or give --lake-url)")
+            path = warehouse.build(lake, account_dir)
+        except (ObjectStoreError, FileNotFoundError) as exc:
+            missing.append(f"account {account.name!r}: {exc}")
+            states.append(combined.AccountState(account.name, account.api_url, account.timezone, "failed", str(exc)))
+            continue
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            last = con.execute("select outcome, summary from sync_runs order by started_at desc limit 1").fetchone()
+        finally:
+            con.close()
+        outcome, summary = last if last else ("failed", "{}")
+        error = "" if outcome == RUN_SUCCEEDED else json.loads(summary or "{}").get("error", "no run recorded")
+        states.append(combined.AccountState(account.name, account.api_url, account.timezone, outcome, error))
+        print(f"{account.name}: warehouse rebuilt from {source} (last run: {outcome})")
+    path = combined.build(data_dir, states, memory_limit=settings.duckdb_memory)
+    print(f"combined warehouse: {path}")
+    for line in missing:
+        print(f"  {line}", file=sys.stderr)
+    if missing:
+        print(f"smsetl build: {len(missing)} of {len(accounts)} accounts have no lake to build from",
+              file=sys.stderr)
+        return 1
     return 0

@@ -125,6 +125,15 @@ def cmd_build(args: argparse.Namespace) -> int:
     from storage.objectstore import PublishedLake
 
     data_dir = data_dir_from(args)
+    if args.accounts:  # the combined warehouse, each account's built again from its lake: smsetl/accounts.py
+        from smsetl.accounts import build_accounts
+
+        return build_accounts(args, data_dir)
+    from smsetl.accounts import single_account_refusal
+
+    if refusal := single_account_refusal(data_dir, "build"):
+        print(f"smsetl build: {refusal}", file=sys.stderr)
+        return 2
     if (store := current().object_store()) is not None:  # the published lake: any machine can build from it
         data_dir.mkdir(parents=True, exist_ok=True)
         lake, source = PublishedLake(store, data_dir, memory_limit=current().duckdb_memory), store.url
@@ -274,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="rebuild the warehouse file and its views from the lake")
     p.add_argument("--data-dir")
     _add_lake_url_flag(p, "build from the lake published here instead of the local one")
+    p.add_argument("--accounts", metavar="FILE", help="build every account's warehouse of this TOML file again (each "
+                                                      "from <lake url>/accounts/<name> with --lake-url), then the "
+                                                      "combined warehouse")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("housekeep", help="remove what killed runs left; compact or prune the raw store")

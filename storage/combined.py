@@ -52,6 +52,11 @@ def account_dir(data_dir: Path, name: str) -> Path:
     return data_dir / ACCOUNTS_DIR / name
 
 
+def account_lake_url(lake_url: str, name: str) -> str:
+    """Where account `name` of a multi-account sync publishes its lake, under the command's `SMS_LAKE_URL`."""
+    return f"{lake_url.rstrip('/')}/{ACCOUNTS_DIR}/{name}"
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

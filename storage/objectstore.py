@@ -5,7 +5,9 @@ which object storage cannot do atomically. After a run is merged and recorded, `
 `s3://BUCKET/PREFIX/` in three steps:
 1. every Parquet file under a content-named key, `<table>/[month=YYYY-MM/]<sha256, 32 hex>.parquet`: a file
    unchanged since the last publish keeps its key and is not uploaded again (an incremental sync rewrites a few
-   partitions, so it uploads a few files), and an object is never overwritten with other bytes;
+   partitions, so it uploads a few files), and an object is never overwritten with other bytes. The hashes are
+   kept beside the lake (`.lake-hashes.json`) by file size, mtime and inode, so a publish reads only the files
+   a run rewrote, not the whole lake;
 2. `_manifest.json` LAST, in one PUT (atomic in S3): the keys of every table. Readers follow only the manifest,
    never a listing, so a publish killed half-way leaves them the previous lake, whole;
 3. then the objects named by neither the new manifest nor the previous one are deleted: files an older publish
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +39,7 @@ import pyarrow.fs as pafs
 from storage.lake import DEFAULT_DUCKDB_MEMORY, Lake
 
 MANIFEST = "_manifest.json"
+HASHES = ".lake-hashes.json"  # beside the lake, in the data directory: the last publish's content hashes
 MANIFEST_FORMAT = 1
 _CHUNK = 8 << 20
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -155,10 +159,39 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def content_key(lake_root: Path, path: Path) -> str:
-    """The object key of a lake file: its table and partition folders, then its content's hash."""
-    folder = path.parent.relative_to(lake_root).as_posix()
-    return f"{folder}/{_sha256(path)[:32]}.parquet"
+def content_key(lake_root: Path, path: Path, known: dict | None = None) -> str:
+    """The object key of a lake file: its table and partition folders, then its content's hash. `known`: the
+    hashes of the last publish by relative path (`_load_hashes`); a file whose size, mtime and inode are
+    unchanged keeps its hash unread (the lake's files are replaced by renames, never rewritten in place), so a
+    publish reads only what the run changed. It is updated with this file's."""
+    relative = path.relative_to(lake_root).as_posix()
+    stat = path.stat()
+    identity = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+    entry = (known or {}).get(relative)
+    digest = entry[1] if entry and entry[0] == identity else _sha256(path)[:32]
+    if known is not None:
+        known[relative] = [identity, digest]
+    return f"{path.parent.relative_to(lake_root).as_posix()}/{digest}.parquet"
+
+
+def _hashes_path(lake_root: Path) -> Path:
+    return lake_root.parent / HASHES
+
+
+def _load_hashes(lake_root: Path) -> dict:
+    """The content hashes of the last publish (a cache: anything unreadable means hashing every file again)."""
+    try:
+        hashes = json.loads(_hashes_path(lake_root).read_text())
+        return hashes if isinstance(hashes, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_hashes(lake_root: Path, hashes: dict) -> None:
+    path = _hashes_path(lake_root)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(hashes))
+    os.replace(tmp, path)
 
 
 def publish(lake_root: Path, store: ObjectStore, keep_previous: bool = True) -> Published:
@@ -169,8 +202,10 @@ def publish(lake_root: Path, store: ObjectStore, keep_previous: bool = True) -> 
     previous = store.read_manifest(fs) or {"tables": {}}
     tables: dict[str, list[str]] = {}
     local: dict[str, Path] = {}
-    for path in sorted(lake_root.rglob("*.parquet")):
-        key = content_key(lake_root, path)
+    known = _load_hashes(lake_root)
+    paths = sorted(lake_root.rglob("*.parquet"))
+    for path in paths:
+        key = content_key(lake_root, path, known)
         tables.setdefault(path.relative_to(lake_root).parts[0], []).append(key)
         local[key] = path
     try:
@@ -203,6 +238,8 @@ def publish(lake_root: Path, store: ObjectStore, keep_previous: bool = True) -> 
     except OSError as exc:
         raise store.error(exc, "removing replaced files from") from None
     result.deleted = len(orphans)
+    # only this lake's files: a removed file's entry goes with it
+    _save_hashes(lake_root, {rel: known[rel] for rel in (p.relative_to(lake_root).as_posix() for p in paths)})
     return result
 
 

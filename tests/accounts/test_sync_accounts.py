@@ -155,3 +155,17 @@ def test_report_and_single_account_sync_on_the_top_level_directory_say_what_to_r
     assert cli.main(["sync", "--data-dir", str(agency.root)]) == 2
     err = capsys.readouterr().err
     assert "is a multi-account data directory (accounts: acme, gamma)" in err and "--accounts FILE" in err
+
+
+def test_build_on_the_top_level_directory_says_to_name_the_accounts_file_and_then_rebuilds_the_combined_one(
+        agency, capsys):
+    from smsetl import cli
+
+    assert cli.main(["build", "--data-dir", str(agency.root)]) == 2
+    assert "smsetl build --accounts FILE" in capsys.readouterr().err
+    before = dump(agency.root / "warehouse.duckdb", account="acme")
+    code = cli.main(["build", "--accounts", str(agency.root.parent / "agency.toml"), "--data-dir", str(agency.root)])
+    out, err = capsys.readouterr()
+    assert code == 1 and "account 'beta': no lake in" in err  # its first sync failed: nothing to build from
+    assert "acme: warehouse rebuilt from" in out and "(last run: success)" in out
+    assert dump(agency.root / "warehouse.duckdb", account="acme") == before

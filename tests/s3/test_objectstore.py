@@ -49,6 +49,25 @@ def test_keys_are_named_by_content_so_unchanged_files_are_not_uploaded_again(sto
                for k in keys - {"smsetl/lake/_manifest.json"})
 
 
+def test_a_publish_reads_only_the_files_changed_since_the_last_one(store, tmp_path, monkeypatch):
+    lake = tmp_path / "lake"
+    write_lake(lake, [1], {"2026-09": [10], "2026-10": [12]})
+    read = []
+    real_sha256 = objectstore._sha256
+    monkeypatch.setattr(objectstore, "_sha256", lambda path: read.append(path.name) or real_sha256(path))
+    publish(lake, store)
+    assert len(read) == 3  # campaigns and two message partitions
+    read.clear()
+    assert publish(lake, store).uploaded == 0
+    assert read == []  # nothing changed: no file read to name it
+    write_lake(lake, [1], {"2026-09": [10], "2026-10": [12, 13]})  # rewrites every file, one with other bytes
+    changed = publish(lake, store)
+    assert len(read) == 3 and changed.uploaded == 1
+    (tmp_path / objectstore.HASHES).write_text("{not json")  # a damaged cache: every file is hashed again
+    read.clear()
+    assert publish(lake, store).uploaded == 0 and len(read) == 3
+
+
 def test_a_publish_killed_before_its_manifest_leaves_readers_the_previous_lake_whole(store, tmp_path, monkeypatch):
     lake = tmp_path / "lake"
     write_lake(lake, [1], {"2026-10": [10, 11]})

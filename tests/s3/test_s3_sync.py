@@ -1,16 +1,20 @@
 """A sync whose lake is published to S3 (`SMS_LAKE_URL`, moto's server) gives, after a backfill and after an
 incremental run, the warehouse of the same sync with the local lake only, row by row in every table and view;
 a machine with no lake of its own builds that warehouse from the bucket (`smsetl build --lake-url`); the
-secret key is in no file, object or log line. The publish times, local and S3, are printed at the end."""
+secret key is in no file, object or log line. The publish times, local and S3, are printed at the end. And an
+agency's accounts, synced into the bucket, give another machine their combined warehouse from the bucket alone."""
 
+import contextlib
+import io
 import logging
 from datetime import timedelta
 
-from e2e_support import SANDBOX_TZ, SyncedSandbox
+from e2e_support import SANDBOX_NOW, SANDBOX_TZ, SyncedSandbox, dump
 from reliability_support import dump_warehouse, small_sandbox
 from s3_support import SECRET_ACCESS_KEY, object_keys, s3_client
 
-from sandbox import SANDBOX_API_KEY
+from sandbox import SANDBOX_API_KEY, Faults, Sandbox
+from smsetl import cli
 
 SEED = 41
 LATER = timedelta(hours=6)
@@ -81,3 +85,48 @@ def test_a_sync_into_s3_equals_the_local_sync_row_by_row_and_a_reader_builds_it_
             remote_run["phase_seconds"]["publish"])
         figures[f"files uploaded, {label}"] = f"{remote_run['published']['uploaded']} of " \
                                               f"{remote_run['published']['files']}"
+
+
+def test_another_machine_builds_the_agencys_combined_warehouse_from_the_bucket_alone(bucket, tmp_path, monkeypatch,
+                                                                                       prefect_harness):
+    """`smsetl sync --accounts F --lake-url` on one machine, `smsetl build --accounts F --lake-url` on another: the
+    combined warehouse built from the bucket equals the syncing machine's, account by account; an account that
+    never published fails the build, naming it, and the others are built."""
+    keys = {"acme": "acme" + "1" * 36, "beta": "beta" + "2" * 36}
+    lake_url = f"s3://{bucket}/agency"
+    monkeypatch.setenv("SMS_RATE_LIMIT", "none")
+    monkeypatch.delenv("SMS_API_KEY", raising=False)
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for seed, (name, key) in enumerate(keys.items(), 51):
+            sb = Sandbox.generate(seed=seed, campaigns=3, messages=240, now=SANDBOX_NOW, timezone=SANDBOX_TZ)
+            sb.api_key = key
+            servers[name] = stack.enter_context(sb.serve(port=0, faults=Faults()))
+            monkeypatch.setenv(f"{name.upper()}_SMS_API_KEY", key)
+        accounts = tmp_path / "agency.toml"
+        accounts.write_text("".join(f'[[account]]\nname = "{n}"\napi_url = "{s.url}"\n'
+                                    f'key_env = "{n.upper()}_SMS_API_KEY"\ntimezone = "{SANDBOX_TZ}"\n\n'
+                                    for n, s in servers.items()))
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert cli.main(["sync", "--accounts", str(accounts), "--data-dir", str(tmp_path / "syncer"),
+                             "--since", "2026-05-01", "--lake-url", lake_url]) == 0
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):  # the gateways are gone: the bucket is all the reader has
+        assert cli.main(["build", "--accounts", str(accounts), "--data-dir", str(tmp_path / "reader"),
+                         "--lake-url", lake_url]) == 0
+    assert f"acme: warehouse rebuilt from {lake_url}/accounts/acme (last run: success)" in out.getvalue()
+    synced, built = tmp_path / "syncer" / "warehouse.duckdb", tmp_path / "reader" / "warehouse.duckdb"
+    for name in keys:
+        rows = dump(synced, account=name)
+        assert len(rows["messages"]) > 100
+        assert dump(built, account=name) == rows
+    assert not (tmp_path / "reader" / "accounts" / "acme" / "lake").exists()  # read from S3, not copied
+
+    accounts.write_text(accounts.read_text() + f'[[account]]\nname = "gamma"\napi_url = "http://127.0.0.1:9"\n'
+                                                f'key_env = "GAMMA_SMS_API_KEY"\ntimezone = "{SANDBOX_TZ}"\n')
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        assert cli.main(["build", "--accounts", str(accounts), "--data-dir", str(tmp_path / "reader"),
+                         "--lake-url", lake_url]) == 1
+    assert "account 'gamma': nothing is published at " + f"{lake_url}/accounts/gamma" in err.getvalue()
+    assert dump(built, account="acme") == dump(synced, account="acme")

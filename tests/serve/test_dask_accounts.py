@@ -1,12 +1,15 @@
-"""`smsetl sync --accounts --dask local` (a Dask LocalCluster) against a real local Prefect server (a Dask worker
-process would otherwise start a temporary server of its own): three sandbox accounts, one with a wrong key. Its
-combined warehouse equals the threaded run's row for row, and the bad account fails in both the same way.
+"""`smsetl sync --accounts --dask tcp://...` against a running Dask scheduler and a real local Prefect server (a
+Dask worker process would otherwise start a temporary server of its own): three sandbox accounts, one with a
+wrong key. Its combined warehouse equals the threaded run's row for row, and the bad account fails in both the
+same way. The cluster is started by the test, apart from the command, as in production (a scheduler address);
+`--dask local` builds the same runner with a cluster of its own (tests/accounts/test_dask_runner.py).
 
 Slow (a Prefect server, then two runs of the command, the second starting a cluster whose worker processes
 import the pipeline): one test, skipped with the reason when the server does not start."""
 
 import contextlib
 import io
+import logging
 import os
 import time
 from datetime import datetime
@@ -34,7 +37,7 @@ def _accounts_table(path) -> list[tuple]:
         con.close()
 
 
-def test_a_dask_run_sync_of_three_accounts_equals_the_threaded_one(prefect_server, tmp_path, monkeypatch):
+def test_a_sync_of_three_accounts_on_a_dask_scheduler_equals_the_threaded_one(prefect_server, tmp_path, monkeypatch):
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from sandbox import Faults, Sandbox
@@ -59,7 +62,13 @@ def test_a_dask_run_sync_of_three_accounts_equals_the_threaded_one(prefect_serve
         accounts = tmp_path / "agency.toml"
         accounts.write_text(ACCOUNTS.format(**{name: s.url for name, s in servers.items()}))
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: url}))
-        for runner, flags in (("threads", []), ("dask", ["--dask", "local"])):
+        from distributed import LocalCluster
+
+        # Worker processes of their own, started before the command runs: they share nothing with it but the
+        # environment they inherited, as a remote cluster's workers have theirs.
+        cluster = stack.enter_context(LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                                   dashboard_address=None, silence_logs=logging.CRITICAL))
+        for runner, flags in (("threads", []), ("dask", ["--dask", cluster.scheduler_address])):
             out, err, started = io.StringIO(), io.StringIO(), time.monotonic()
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 code = cli.main(["sync", "--accounts", str(accounts), "--data-dir", str(tmp_path / runner),
@@ -90,4 +99,4 @@ def test_a_dask_run_sync_of_three_accounts_equals_the_threaded_one(prefect_serve
                for runner in runs}
     assert writers["threads"] == {str(os.getpid())}  # threads of this process
     assert writers["dask"] and str(os.getpid()) not in writers["dask"]  # the LocalCluster's worker processes
-    assert "on a Dask LocalCluster of 2 worker processes" in dask.stdout
+    assert f"on the Dask cluster at {cluster.scheduler_address}" in dask.stdout
