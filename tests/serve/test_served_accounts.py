@@ -1,6 +1,6 @@
 """`smsetl serve --accounts FILE` against a real local Prefect server: a scheduled run of the `sync-accounts`
 deployment fires, syncs two sandbox accounts and builds the combined warehouse with both; once one account's
-gateway stops, a run fails naming that account, and the failure automation triggers.
+gateway revokes its key, a run fails naming that account, and the failure automation triggers.
 
 Slow (a Prefect server with a fresh database, then scheduled runs): one test, skipped with the reason when the
 server does not start (test_served_schedule.py is the single-account one)."""
@@ -33,12 +33,12 @@ def test_a_served_accounts_schedule_fires_combines_every_account_and_alerts_nami
         return [e for e in events["events"] if e["resource"]["prefect.resource.name"].endswith("a sync failed")]
 
     with contextlib.ExitStack() as stack:
-        servers = {}
+        sandboxes, servers = {}, {}
         for seed, name in enumerate(KEYS, start=51):  # in this process: the runs reach them over loopback
             sb = Sandbox.generate(seed=seed, campaigns=4, messages=240, now=datetime(2026, 11, 1, 12, 0),
                                   timezone="Asia/Almaty")
             sb.api_key = KEYS[name]
-            servers[name] = stack.enter_context(sb.serve(port=0, faults=Faults()))
+            sandboxes[name], servers[name] = sb, stack.enter_context(sb.serve(port=0, faults=Faults()))
         accounts.write_text("".join(f"""
 [[account]]
 name = "{name}"
@@ -52,13 +52,13 @@ timezone = "Asia/Almaty"
         env.pop("SMS_API_KEY", None)
         log = stack.enter_context(open(serve_log, "w"))
         served = subprocess.Popen([str(BIN / "smsetl"), "serve", "--accounts", str(accounts), "--data-dir",
-                                   str(data_dir), "--every-minutes", "0.25", "--nightly-at", "off",
+                                   str(data_dir), "--every-minutes", "0.1", "--nightly-at", "off",
                                    "--hourly-at-minute", "off", "--name", "test"],
                                   env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         stack.callback(_stop, served)
         completed = wait_until("no scheduled run completed", served, serve_log, lambda: runs("COMPLETED"))
-        servers["west"].close()  # west's gateway is gone: the next run fails, naming it
-        wait_until("no run failed once a gateway stopped", served, serve_log, lambda: runs("FAILED"))
+        sandboxes["west"].api_key = "revoked" + "0" * 33  # west's key no longer works: the next run fails, naming it
+        wait_until("no run failed once a key was revoked", served, serve_log, lambda: runs("FAILED"))
         wait_until("the failure automation did not trigger", served, serve_log, failure_alerts)
 
     run = completed[0]
@@ -73,7 +73,8 @@ timezone = "Asia/Almaty"
     assert [name for name, campaigns in per_account if campaigns > 0] == ["east", "west"]
     assert outcomes == [("east", "success"), ("west", "failed")]  # as of the failed run
     failed = runs("FAILED")[0]
-    assert "1 of 2 accounts failed: west:" in failed["state"]["message"]
+    assert "1 of 2 accounts failed: west: account 'west': API code 8" in failed["state"]["message"]
+    assert "$WEST_SMS_API_KEY" in failed["state"]["message"]
     events = server_api(url, "/events/filter", {"filter": {"event": {"name": ["smsetl.sync.failed"]}}})["events"]
     ours = [e for e in events if e["resource"]["prefect.resource.id"] == f"smsetl.data-dir.{data_dir}"]
     assert ours and ours[0]["payload"]["accounts"] == ["west"]
