@@ -35,7 +35,8 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows import account_config, alerts
 from flows.account_config import Account
-from flows.settings import Settings, SettingsError, activated, current, load
+from flows.cluster import check_dask_server, dask_runner  # noqa: F401  check_dask_server: used by the CLI
+from flows.settings import Settings, activated, current, load
 from smsapi import SmsApi, redact
 from storage import combined
 from transforms.schema import RUN_FAILED, RUN_SUCCEEDED
@@ -88,31 +89,13 @@ class AccountPool(ThreadPoolTaskRunner):
 
 def account_runner(settings: Settings):
     """The task runner of the accounts: threads of this process (`AccountPool`), or with `settings.dask` a Dask
-    cluster: `local`, a LocalCluster of `SMSETL_ACCOUNT_WORKERS` workers started for the run, or a running
-    scheduler's address (`tcp://host:8786`), whose workers need this package, the accounts' key variables (or the
-    Prefect server's Secret blocks), SMS_PII_KEY or its key file, and the data directory at the same path.
-    SettingsError if prefect-dask cannot be imported."""
+    cluster (`flows.cluster.dask_runner`): `local`, a LocalCluster of `SMSETL_ACCOUNT_WORKERS` workers started
+    for the run, or a running scheduler's address (`tcp://host:8786`), whose workers need this package, the
+    accounts' key variables (or the Prefect server's Secret blocks), SMS_PII_KEY or its key file, and the data
+    directory at the same path."""
     if not settings.dask:
         return AccountPool()
-    try:
-        from prefect_dask import DaskTaskRunner
-    except ImportError as exc:
-        raise SettingsError(f"SMSETL_DASK={settings.dask}: {exc.name} is not installed: pip install prefect-dask "
-                            "(a core dependency: reinstall smsetl)") from None
-
-    if settings.dask != "local":
-        return DaskTaskRunner(address=settings.dask)
-    # Worker processes of one thread each, not threads: an account's sync is a process's worth of work (its own
-    # extraction threads, pandas and DuckDB holding the GIL in turns, a working set of hundreds of MB), so
-    # processes let the accounts use the cores and keep one account's memory and crashes its own; and a local
-    # process does what a remote worker does (no shared context, its own environment, results pickled back),
-    # so `local` tests the path that a real cluster takes. One thread: the account task is the unit of work.
-    # Dask's own log lines only at CRITICAL: its workers' chatter as the cluster stops (heartbeats to a closed
-    # scheduler) is no news, and what matters comes back as the account's outcome (a lost worker, too).
-    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
-                          cluster_kwargs={"n_workers": settings.account_workers, "threads_per_worker": 1,
-                                          "processes": True, "dashboard_address": None,
-                                          "silence_logs": logging.CRITICAL})
+    return dask_runner(settings.dask, settings.account_workers)
 
 
 class AccountRunner(TaskRunner):
@@ -147,11 +130,14 @@ class AccountRunner(TaskRunner):
 def account_settings(base: Settings, account: Account, data_dir: Path) -> Settings:
     """The settings account `account` syncs with: its URL, key, zone, rate limit (else the base's) and data
     directory over `base`; with `SMS_LAKE_URL`, its lake is published under `<lake url>/accounts/<name>`.
-    Reads the key (`resolve_key`)."""
+    Reads the key (`resolve_key`). No `SMSETL_DASK`: that is for the accounts."""
     lake_url = combined.account_lake_url(base.lake_url, account.name) if base.lake_url else None
-    return base.with_flags(api_url=account.api_url, api_key=account_config.resolve_key(account),
-                           timezone=account.timezone, rate_limit=account.rate_limit or None,
-                           data_dir=combined.account_dir(data_dir, account.name), lake_url=lake_url)
+    settings = base.with_flags(api_url=account.api_url, api_key=account_config.resolve_key(account),
+                               timezone=account.timezone, rate_limit=account.rate_limit or None,
+                               data_dir=combined.account_dir(data_dir, account.name), lake_url=lake_url)
+    # `SMSETL_DASK` spreads the accounts here; each account's sync reads its batches on its own threads, within
+    # the process (the Dask worker) that runs it, not on the cluster a second time.
+    return settings.model_copy(update={"dask": ""})
 
 
 def sync_one(account: Account, data_dir: str, since: datetime | None = None, until: datetime | None = None,
@@ -253,16 +239,6 @@ def format_results(results: list[dict], markdown: bool = False) -> str:
         else:
             lines.append(f"{r['account']}: FAILED: {r['error']}")
     return "\n".join(lines)
-
-
-def check_dask_server(settings: Settings, api_url: str | None) -> None:
-    """Dask needs a real Prefect server: with none configured, each worker process would start a temporary one of
-    its own, and the accounts' task runs would be recorded nowhere the command can read. SettingsError if so."""
-    if settings.dask and not api_url:
-        from flows.serve import SERVER_FIX
-
-        raise SettingsError(f"SMSETL_DASK={settings.dask} needs a Prefect server and PREFECT_API_URL is not set: "
-                            f"{SERVER_FIX}")
 
 
 def run(accounts_file: str, data_dir: str, since: datetime | None = None, until: datetime | None = None,

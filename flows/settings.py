@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     workers: int = Field(4, alias="SMSETL_WORKERS", ge=1, le=64)
     account_workers: int = Field(2, alias="SMSETL_ACCOUNT_WORKERS", ge=1, le=64)  # accounts synced at once
     duckdb_memory: str = Field(DEFAULT_DUCKDB_MEMORY, alias="SMSETL_DUCKDB_MEMORY")
-    dask: str = Field("", alias="SMSETL_DASK")  # sync --accounts on Dask: blank (threads), local or tcp://host:port
+    # On Dask: a sync's message batches, or with --accounts the accounts; blank (threads), local or tcp://host:port
+    dask: str = Field("", alias="SMSETL_DASK")
 
     @field_validator("dask")
     @classmethod

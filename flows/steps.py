@@ -614,8 +614,9 @@ def extract_link_stats(api: SmsApi, run: RunContext, stager: Stager, link_ids: l
     return ex.result
 
 
-def batches(ids: Iterable[int], size: int = CAMPAIGN_BATCH) -> Iterator[list[int]]:
-    ids = list(ids)
+def batches(ids: Iterable[int], size: int | None = None) -> Iterator[list[int]]:
+    """`ids` in lists of `size` (default `CAMPAIGN_BATCH`, read when called)."""
+    ids, size = list(ids), size or CAMPAIGN_BATCH
     for start in range(0, len(ids), size):
         yield ids[start:start + size]
 

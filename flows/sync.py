@@ -2,9 +2,10 @@
 
 Tasks are an entity, a window or a batch of up to 100 campaigns, never an API page: a task run costs
 milliseconds, a page a few. Extraction runs on a ThreadPoolTaskRunner; the client's per-method rate limiter
-keeps the threads within the gateway's limit. The API key never becomes a flow or task parameter (Prefect
-stores parameters): the flow builds its client from the settings (`flows.settings`: `SMS_API_KEY`,
-`SMS_API_URL`, `SMS_TIMEZONE`, `SMS_RATE_LIMIT`, the CLI's flags over them). So does the recipients' privacy
+keeps the threads within the gateway's limit. With `SMSETL_DASK` the message batches run on a Dask cluster
+instead, each worker with its share of the limits (`flows.batches`). The API key never becomes a flow or task
+parameter (Prefect stores parameters): the flow builds its client from the settings (`flows.settings`:
+`SMS_API_KEY`, `SMS_API_URL`, `SMS_TIMEZONE`, `SMS_RATE_LIMIT`, the CLI's flags over them). So does the recipients' privacy
 mode and its key (`SMS_PII`, `SMS_PII_KEY`, `flows.privacy`), checked against the data directory before
 anything is written.
 """
@@ -24,9 +25,10 @@ import pyarrow as pa
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import alerts, privacy, resume, steps, webhook_events
+from flows import alerts, batches, privacy, resume, steps, webhook_events
 from flows.progress import Progress, format_seconds
 from flows.settings import current
 from reports import html as html_report
@@ -323,14 +325,23 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     else:
         status_from = steps.wire_minus(p.status_cursor, steps.STATUS_OVERLAP)
     full = [c for c in full if c not in adopted.settled(listed_ids)]
-    futures += [extract_messages.submit(api, run, stager, batch) for batch in steps.batches(full)]
-    futures += [extract_messages.submit(api, run, stager, batch, status_from) for batch in steps.batches(incremental)]
+    messages = [(batch, None) for batch in steps.batches(full)]
+    messages += [(batch, status_from) for batch in steps.batches(incremental)]
+    on_dask = bool(current().dask)  # the message batches on a Dask cluster (flows.batches), the rest on threads
+    if not on_dask:
+        futures += [extract_messages.submit(api, run, stager, batch, since) for batch, since in messages]
     if p.repair.recheck_ids:
         futures += [extract_statuses.submit(api, run, stager, batch)
                     for batch in steps.batches(p.repair.recheck_ids, steps.STATUS_BATCH)]
     futures += [extract_links.submit(api, run, stager, batch)
                 for batch in steps.batches([c for c in new if c not in adopted.links], steps.INFO_BATCH)]
     links_future = refresh_links.submit(api, run, stager, run.as_of - steps.CLICK_HORIZON)
+    if on_dask:  # while this process's threads read the rest
+        try:
+            result.add(batches.extract_on_dask(run, api, messages))
+        except Exception:
+            wait([*futures, links_future])  # the run fails once nothing writes into its staging any more
+            raise
     for done, future in enumerate(futures, 1):
         result.add(future.result())
         log.info("extract: %d/%d tasks done, %d messages so far", done, len(futures), result.rows["messages"])

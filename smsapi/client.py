@@ -157,6 +157,20 @@ class ApiStats:
             self.lists_shrunk += int(shrunk)
             self.lists_shifted += int(shifted)
 
+    def add_snapshot(self, other: Mapping[str, Any]) -> None:
+        """Count what another client's `snapshot()` shows: the calls of a run's other processes (its message
+        batches on a Dask cluster) are the run's calls too."""
+        with self._lock:
+            self.calls.update(other.get("calls", {}))
+            self.retries.update(other.get("retries", {}))
+            self.errors.update(other.get("errors", {}))
+            self.domain_switches += other.get("domain_switches", 0)
+            self.rate_limit_waits += other.get("rate_limit_waits", 0)
+            self.rate_limit_wait_seconds += other.get("rate_limit_wait_seconds", 0.0)
+            self.repeated_items += other.get("repeated_items", 0)
+            self.lists_shrunk += other.get("lists_shrunk", 0)
+            self.lists_shifted += other.get("lists_shifted", 0)
+
     @property
     def total_calls(self) -> int:
         with self._lock:

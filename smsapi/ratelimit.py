@@ -149,6 +149,19 @@ class RateLimiter:
             state.backed_off_at = now
             state.next_slot = max(state.next_slot, now + 1.0 / state.rate)
 
+    def adopt(self, estimates: Mapping[str, float]) -> None:
+        """Take `estimates` (calls/s per key) as this limiter's own, as if measured at a code 30 here: what the
+        clients that shared this account's limit measured together (a run's message batches on a Dask cluster,
+        `flows.batches`). Calls made after it start at BACK_OFF of them, and ``learned()`` keeps them."""
+        if not self.adaptive:
+            return
+        with self._lock:
+            for key, value in estimates.items():
+                if _positive(value):
+                    state = self._key(key)
+                    state.estimate = self._capped(float(value))
+                    state.rate = self._capped(BACK_OFF * state.estimate)
+
     def learned(self) -> dict[str, float]:
         """Each key's estimated limit, where the gateway has shown one (a code 30), to start the next run with.
         A key that never met its limit is left out: the next run ramps it up from scratch, faster than it

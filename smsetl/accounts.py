@@ -35,16 +35,18 @@ def single_account_refusal(data_dir: Path, command: str) -> str | None:
             f"--data-dir {example}")
 
 
-def where() -> str:
-    """Where the accounts' syncs run, as the first line says it."""
+def where(workers: int | None = None) -> str:
+    """Where the accounts' syncs (or, given its `workers`, one account's message batches) run, as the command's
+    first line says it."""
     from flows.settings import current
 
     settings = current()
+    workers = settings.account_workers if workers is None else workers
     if settings.dask == "local":
-        return f"on a Dask LocalCluster of {settings.account_workers} worker processes"
+        return f"on a Dask LocalCluster of {workers} worker processes"
     if settings.dask:
         return f"on the Dask cluster at {settings.dask}"
-    return f"on {settings.account_workers} threads"
+    return f"on {workers} threads"
 
 
 def refusal(args: argparse.Namespace, data_dir: Path) -> str | None:
@@ -69,7 +71,8 @@ def sync_accounts(args: argparse.Namespace, data_dir: Path) -> int:
     from prefect.settings import PREFECT_API_URL
 
     from flows import account_config, privacy
-    from flows.accounts import AccountsFailed, check_dask_server, format_results, run
+    from flows.accounts import AccountsFailed, format_results, run
+    from flows.cluster import check_dask_server
     from flows.settings import current
     from flows.sync import sync_lock
 

@@ -76,10 +76,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(f"smsetl sync: --since {args.since:%Y-%m-%d} is not before --until {args.until:%Y-%m-%d}:"
               " swap them, or drop one", file=sys.stderr)
         return 2
-    if args.dask and not args.accounts:  # one account's sync is one flow on this machine (README: Many accounts)
-        print("smsetl sync: --dask goes with --accounts FILE: it runs the accounts' syncs on a Dask cluster",
-              file=sys.stderr)
-        return 2
     check_object_store()
     if args.accounts:  # many accounts, each in <data dir>/accounts/<name>/: smsetl/accounts.py
         from smsetl.accounts import sync_accounts
@@ -92,6 +88,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return 2
     # A bad SMS_PII, or a mode the data directory does not hold, fails here, before the API or Prefect.
     privacy.check_sync(data_dir_from(args))
+    if current().dask:  # the message batches on a Dask cluster (flows.batches): a Prefect server first
+        from prefect.settings import PREFECT_API_URL
+
+        from flows.cluster import check_dask_server
+        from smsetl.accounts import where
+
+        check_dask_server(current(), PREFECT_API_URL.value())
+        print(f"message batches {where(current().workers)}", flush=True)
     # A missing key, URL or zone, a bad key or a wrong domain fails here, before Prefect starts.
     with SmsApi.from_env(current().client_env()) as api:
         api.get_balance()
@@ -243,8 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accounts", metavar="FILE", help="sync every account of this TOML file, each into <data dir>/"
                                                       "accounts/<name>/, then the combined warehouse")
     p.add_argument("--dask", metavar="local|tcp://HOST:PORT",
-                   help="with --accounts: run the accounts' syncs on a Dask cluster, a LocalCluster started for the "
-                        "run or a running scheduler (default: $SMSETL_DASK, else threads of this process)")
+                   help="run the message batches (with --accounts: the accounts' syncs) on a Dask cluster, a "
+                        "LocalCluster started for the run or a running scheduler (default: $SMSETL_DASK, else "
+                        "threads of this process)")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("serve", help="run the sync on schedules against a Prefect server (flows/serve.py)",

@@ -54,8 +54,9 @@ def demo(data_dir: Path, campaigns: int = 40, messages: int = 20_000, seed: int 
     print(f"starting the sandbox gateway: {campaigns} campaigns, {messages} messages, seed {seed}")
     with SandboxProcess(seed, campaigns, messages, now, TIMEZONE, startup_timeout=120) as sandbox:
         # The sandbox's address and key for these syncs only; a rate limit that was set still caps them.
+        # On threads: a Dask worker would read the key from its environment, which has none (and needs a server).
         gateway = current().with_flags(api_url=sandbox.url, api_key=SANDBOX_API_KEY, timezone=TIMEZONE,
-                                       rate_limit=current().rate_limit or "none")
+                                       rate_limit=current().rate_limit or "none").model_copy(update={"dask": ""})
         print(f"sandbox at {sandbox.url}, clock {sandbox.clock():%Y-%m-%d %H:%M} ({TIMEZONE}); data in {data_dir}")
         with activated(gateway):
             with progress_display():

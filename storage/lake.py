@@ -11,7 +11,6 @@ each partition either old or new; the merge is idempotent, so the next run repai
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import threading
@@ -23,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from storage.crashpoints import crashpoint
+from storage.parts import part_name
 from storage.schema import ENUM_DDL, duckdb_type
 from transforms import ARROW_SCHEMAS
 from transforms.schema import TABLES as SCHEMA
@@ -81,9 +81,6 @@ MERGE_ORDER = ("campaign_counters", "message_status_history", "messages", "link_
                "sync_runs", "sync_run_entities", "sync_watermarks", "campaigns")
 assert set(MERGE_ORDER) == set(TABLES)
 
-_part_counter = itertools.count()
-
-
 class StagingWriter:
     """Buffers frames of one table and writes them as Parquet parts of at most `flush_rows` rows."""
 
@@ -116,7 +113,7 @@ class StagingWriter:
             return
         data = pa.concat_tables(self._buffer)
         self._buffer, self._buffered = [], 0
-        path = self.directory / f"part-{os.getpid()}-{next(_part_counter):06d}.parquet"
+        path = self.directory / part_name(".parquet")
         tmp = path.with_name(path.name + ".tmp")
         pq.write_table(data, tmp, compression="zstd")
         crashpoint(f"staging.before_rename:{self.table}")

@@ -1,6 +1,6 @@
 """Raw store: every API payload as received, append-only, zstd-compressed JSON lines.
 
-Layout: `<data>/raw/<entity>/run=<run_id>/part-<n>.jsonl.zst`, one record per API response:
+Layout: `<data>/raw/<entity>/run=<run_id>/part-<pid>-<token>-<n>.jsonl.zst` (`storage.parts`), one record per API response:
 `{"method": "Message/List", "params": {...}, "observed_at": "...", "data": <payload>}`.
 A part is written under a `.tmp` name and renamed when closed, so a killed run leaves only `.tmp`
 files, which readers ignore. The API key is never part of a record (params exclude it by construction).
@@ -11,7 +11,6 @@ converts the parts already written: the only time a part changes after it is clo
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -21,8 +20,7 @@ import orjson
 import pyarrow as pa
 
 from storage.crashpoints import crashpoint
-
-_part_counter = itertools.count()
+from storage.parts import part_name
 
 
 class RawWriter:
@@ -32,7 +30,7 @@ class RawWriter:
         self.entity = entity
         self.directory = root / entity / f"run={run_id}"
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.path = self.directory / f"part-{os.getpid()}-{next(_part_counter):05d}.jsonl.zst"
+        self.path = self.directory / part_name(".jsonl.zst")
         self._tmp = self.path.with_name(self.path.name + ".tmp")
         self._stream = pa.CompressedOutputStream(str(self._tmp), "zstd")
         self._lock = threading.Lock()

@@ -52,11 +52,26 @@ def test_the_account_task_takes_no_key_only_where_it_is():
                                                                    "scope"]
 
 
-def test_dask_without_accounts_is_refused(capsys):
+def test_one_accounts_sync_on_dask_without_a_prefect_server_says_how_to_start_one(capsys, tmp_path):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     from smsetl import cli
 
-    assert cli.main(["sync", "--dask", "local", "--data-dir", "/nonexistent-smsetl"]) == 2
-    assert "--dask goes with --accounts FILE" in capsys.readouterr().err
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):  # before the key or the gateway is needed
+        assert cli.main(["sync", "--dask", "local", "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert "smsetl sync: SMSETL_DASK=local needs a Prefect server" in err and "prefect server start" in err
+    assert not (tmp_path / "data").exists()
+
+
+def test_an_accounts_sync_on_a_dask_worker_reads_its_batches_on_threads(tmp_path, monkeypatch):
+    from flows.account_config import Account
+    from flows.accounts import account_settings
+
+    monkeypatch.setenv("NORTH_KEY", "k" * 20)
+    account = Account(name="north", api_url="http://127.0.0.1:1", key_env="NORTH_KEY", timezone="Asia/Almaty")
+    settings = account_settings(load(SMSETL_DASK="local"), account, tmp_path)
+    assert settings.dask == "" and settings.api_url == "http://127.0.0.1:1"
 
 
 def test_dask_without_a_prefect_server_says_how_to_start_one():

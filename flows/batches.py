@@ -1,0 +1,204 @@
+"""One account's message batches on a Dask cluster (`SMSETL_DASK`, `smsetl sync --dask local|tcp://...`).
+
+A backfill's bulk is its `Message/List` batches (`steps.CAMPAIGN_BATCH` campaigns each, `steps.extract_messages`).
+With `SMSETL_DASK` the sync flow runs them, full and incremental, as the tasks of a nested flow,
+`extract-message-batches`, on prefect-dask's `DaskTaskRunner` (`flows.cluster.dask_runner`: a LocalCluster of
+`SMSETL_WORKERS` one-thread worker processes, or a scheduler's address), while its own threads read the rest
+(counters, links, click counts) as without Dask. Everything else stays in the flow's process: the plan, the
+campaign list, the merge, reconciliation and its repair (threads), the run's record and the publish.
+
+A batch task takes plain values only (the data directory, the run's id, clock and zone, its campaign ids and
+status cursor, the settings without their secrets, its share of the rate limits) and builds what the flow's
+threads share in-process: its own client (the key read from the worker's environment, never a parameter:
+Prefect stores parameters, and task arguments cross the network), its own `RunContext` (the PII policy checked
+against the data directory by `flows.privacy`, with the worker's key) and its own `Stager`, writing into the
+run's raw and staging folders. So the workers need the data directory at the same path (a shared file system),
+and part names are unique across machines (`storage.parts`). A task returns its `StepResult`, its client's call
+counts and the rate limits it learned; the flow counts the calls as its own (`ApiStats.add_snapshot`).
+
+The account's rate limit is shared: the N worker slots (`cluster_slots`) each get 1/N of the cap
+(`SMS_RATE_LIMIT`) and start from 1/N of the learned estimates (`rate_share`); code 30 backs each one off on its
+own. After the batches the flow's client adopts, for each method a batch learned, N times the batches' mean
+estimate (`combined_estimates`: what the slots measured side by side), which the run keeps in
+`rate-limits.json` as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote_plus
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+
+from flows import privacy, steps
+from flows.cluster import dask_runner
+from flows.progress import Progress
+from flows.settings import Settings, activated, current, load
+from smsapi import SmsApi, redact
+from smsapi.client import rate_limit_from_env
+from storage import rate_limits
+
+log = logging.getLogger("smsetl.sync")
+
+
+class BatchError(RuntimeError):
+    """A message batch failed on a Dask worker; the message names the batch, the worker, the cause (never a key)."""
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch task did, pickled back from its worker."""
+
+    result: steps.StepResult
+    learned: dict[str, float]  # its client's learned estimates (calls/s per method), where it met a code 30
+    api: dict  # its client's `ApiStats.snapshot()`
+    worker: str  # `host:pid`
+
+
+@dataclass(frozen=True)
+class RateShare:
+    """What each of N clients sharing one account's limits starts with."""
+
+    rate_limit: str  # its SMS_RATE_LIMIT: `auto`, `none`, or 1/N of the cap
+    learned: dict[str, float] = field(default_factory=dict)  # 1/N of each learned estimate
+
+
+def rate_share(rate_limit: str, learned: Mapping[str, float], workers: int) -> RateShare:
+    """One of `workers` clients' share of the account's `rate_limit` (`SMS_RATE_LIMIT`) and `learned` rates."""
+    client = rate_limit_from_env(rate_limit)
+    if not client["adaptive_rate_limit"]:
+        return RateShare("none")
+    cap = client["rate_limit_per_method"]
+    return RateShare("auto" if cap is None else str(cap / workers),
+                     {method: rate / workers for method, rate in learned.items()})
+
+
+def combined_estimates(learned: list[Mapping[str, float]], workers: int) -> dict[str, float]:
+    """The account's estimate per method from the batches' own (`learned`, one mapping per batch, {} for a batch
+    that met no code 30): `workers` times their mean, since each batch measured one slot's share while the
+    others ran beside it. Methods no batch learned are left out (the next run ramps them up, as always)."""
+    by_method: dict[str, list[float]] = {}
+    for estimates in learned:
+        for method, rate in estimates.items():
+            by_method.setdefault(method, []).append(rate)
+    return {method: round(workers * sum(rates) / len(rates), 3) for method, rates in by_method.items()}
+
+
+def cluster_slots(settings: Settings) -> int:
+    """How many batches run at once: a LocalCluster's `SMSETL_WORKERS` one-thread processes, else the scheduler's
+    worker threads as the run starts (workers joining later are not given a share: the cap may be exceeded)."""
+    if settings.dask == "local":
+        return settings.workers
+    from distributed import Client
+
+    with Client(settings.dask, timeout=30, set_as_default=False) as client:
+        workers = client.scheduler_info()["workers"].values()
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers))
+
+
+def _worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def extract_batch(data_dir: str, run_id: str, as_of: str, timezone: str, campaign_ids: list[int],
+                  status_from: str | None, base: dict, learned: dict[str, float]) -> BatchOutcome:
+    """`steps.extract_messages` for one batch, where it runs: its settings are `base` (`Settings.portable`) over
+    this process's environment, which holds the key (`SMS_API_KEY`) and the PII key."""
+    settings = load(**base)
+    key = settings.api_key.get_secret_value()
+    try:
+        with activated(settings):
+            data_path = Path(data_dir)
+            pii = privacy.for_sync(data_path)  # this worker's key, checked against the data directory's
+            with SmsApi.from_env(settings.client_env(), learned_rates=learned) as api:
+                run = steps.RunContext(data_path, run_id, datetime.fromisoformat(as_of), timezone, pii=pii,
+                                       progress=Progress(observers=[]))  # the flow reports each batch's rows
+                stager = steps.Stager(run.staging_dir)
+                try:
+                    result = steps.extract_messages(api, run, stager, campaign_ids, status_from)
+                finally:
+                    stager.close()
+                return BatchOutcome(result, api.limiter.learned(), api.stats.snapshot(), _worker())
+    except Exception as exc:
+        text = redact(f"{type(exc).__name__}: {exc}", key, quote_plus(key)) if key else f"{type(exc).__name__}: {exc}"
+        raise BatchError(f"the message batch of {len(campaign_ids)} campaigns from {campaign_ids[:1]} failed on "
+                         f"the Dask worker {_worker()}: {text}") from None
+
+
+extract_message_batch = task(extract_batch, name="extract-message-batch", cache_policy=NO_CACHE, retries=0)
+
+# The caller's hook for each finished batch (`extract_on_dask`: its calls and rows into the run's client and
+# progress). A context variable, not a parameter: Prefect stores a flow's parameters, and a callback is no value.
+_on_batch: ContextVar[Callable[[BatchOutcome], None] | None] = ContextVar("smsetl_on_batch", default=None)
+
+
+@flow(name="extract-message-batches", log_prints=True)
+def extract_message_batches(data_dir: str, run_id: str, as_of: str, timezone: str, batches: list[dict],
+                            base: dict, learned: dict[str, float]) -> list[BatchOutcome]:
+    """Each of `batches` (`{"campaign_ids": [...], "status_from": ...}`) as a task of this flow's task runner.
+    Waits for every batch, then raises the first failure, as a thread pool's batches all run to their end."""
+    futures = [extract_message_batch.with_options(task_run_name=f"messages-{i}").submit(
+        data_dir, run_id, as_of, timezone, b["campaign_ids"], b["status_from"], base, learned)
+        for i, b in enumerate(batches, 1)]
+    outcomes, failure, messages = [], None, 0
+    for future in as_completed(futures):
+        try:
+            outcome = future.result()
+        except Exception as exc:
+            failure = failure or exc
+            log.warning("extract: a message batch failed: %s", exc)
+            continue
+        outcomes.append(outcome)
+        messages += outcome.result.rows["messages"]
+        if (hook := _on_batch.get()) is not None:
+            hook(outcome)
+        log.info("extract: %d/%d message batches done on Dask, %d messages so far", len(outcomes), len(futures),
+                 messages)
+    if failure is not None:
+        raise failure
+    return outcomes
+
+
+def extract_on_dask(run: steps.RunContext, api: SmsApi, batches: list[tuple[list[int], str | None]]
+                    ) -> steps.StepResult:
+    """The message batches (`(campaign ids, status_from)` each) on the cluster `SMSETL_DASK` names; their calls
+    count in `api.stats`, their rows in `run.progress`, and their learned limits in `api.limiter`."""
+    settings = current()
+    result = steps.StepResult()
+    if not batches:
+        return result
+    slots = cluster_slots(settings)
+    share = rate_share(settings.rate_limit, {**rate_limits.load(run.data_dir), **api.limiter.learned()}, slots)
+    # The URL the flow's client ended on: a code 13 domain switch is followed once, not once per batch.
+    base = {**settings.portable(), "api_url": api.base_url, "rate_limit": share.rate_limit, "dask": ""}
+    run.progress.track("messages", "Message/List")
+
+    def counted(outcome: BatchOutcome) -> None:
+        api.stats.add_snapshot(outcome.api)
+        run.progress.read("messages", outcome.result.rows["messages"])
+
+    log.info("extract: %d message batches on Dask (%s, %d at once, each at 1/%d of the account's rate limits)",
+             len(batches), settings.dask, slots, slots)
+    token = _on_batch.set(counted)
+    try:
+        flow_run = extract_message_batches.with_options(task_runner=dask_runner(settings.dask, settings.workers))
+        outcomes = flow_run(str(run.data_dir), run.run_id, run.as_of.isoformat(), run.timezone,
+                            [{"campaign_ids": ids, "status_from": since} for ids, since in batches],
+                            base, share.learned)
+    finally:
+        _on_batch.reset(token)
+    for outcome in outcomes:
+        result.add(outcome.result)
+    api.limiter.adopt(combined_estimates([o.learned for o in outcomes], slots))
+    log.info("extract: %d message batches read by %d Dask worker processes", len(outcomes),
+             len({o.worker for o in outcomes}))
+    return result
