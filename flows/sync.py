@@ -5,9 +5,9 @@ milliseconds, a page a few. Extraction runs on a ThreadPoolTaskRunner; the clien
 keeps the threads within the gateway's limit. With `SMSETL_DASK` the message batches run on a Dask cluster
 instead, each worker with its share of the limits (`flows.batches`). The API key never becomes a flow or task
 parameter (Prefect stores parameters): the flow builds its client from the settings (`flows.settings`:
-`SMS_API_KEY`, `SMS_API_URL`, `SMS_TIMEZONE`, `SMS_RATE_LIMIT`, the CLI's flags over them). So does the recipients' privacy
-mode and its key (`SMS_PII`, `SMS_PII_KEY`, `flows.privacy`), checked against the data directory before
-anything is written.
+`SMS_API_KEY`, `SMS_API_URL`, `SMS_TIMEZONE`, `SMS_RATE_LIMIT`, the CLI's flags over them). So does the
+recipients' privacy mode and its key (`SMS_PII`, `SMS_PII_KEY`, `flows.privacy`), checked against the data
+directory before anything is written.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Raw store: every API payload as received, append-only, zstd-compressed JSON lines.
 
-Layout: `<data>/raw/<entity>/run=<run_id>/part-<pid>-<token>-<n>.jsonl.zst` (`storage.parts`), one record per API response:
+Layout: `<data>/raw/<entity>/run=<run_id>/part-<pid>-<token>-<n>.jsonl.zst` (`storage.parts`), one record per
+API response:
 `{"method": "Message/List", "params": {...}, "observed_at": "...", "data": <payload>}`.
 A part is written under a `.tmp` name and renamed when closed, so a killed run leaves only `.tmp`
 files, which readers ignore. The API key is never part of a record (params exclude it by construction).

@@ -91,7 +91,8 @@ def test_two_batches_write_into_the_runs_raw_and_staging_with_clients_of_their_o
     assert sum(o.api["calls"]["Message/List"] for o in outcomes) == server.calls()["Message/List"]
     records = list(raw.read(tmp_path / "raw", "messages", run_id))
     assert sum(len(r["data"]) for r in records) == total and all(r["observed_at"] == as_of for r in records)
-    assert len(list((tmp_path / "staging" / run_id / "messages").glob("*.parquet"))) == 2  # one part per batch, both kept
+    staged = list((tmp_path / "staging" / run_id / "messages").glob("*.parquet"))
+    assert len(staged) == 2  # one part per batch, both kept
     assert all(not item["to"].startswith("+") for r in records for item in r["data"])  # hashed (SMS_PII's default)
 
 
