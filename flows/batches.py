@@ -134,11 +134,22 @@ def extract_batch(data_dir: str, run_id: str, as_of: str, timezone: str, campaig
                          f"the Dask worker {_worker()}: {text}") from None
 
 
-extract_message_batch = task(extract_batch, name="extract-message-batch", cache_policy=NO_CACHE, retries=0)
+@task(name="extract-message-batch", cache_policy=NO_CACHE, retries=0)
+def extract_message_batch(data_dir: str, run_id: str, as_of: str, timezone: str, campaign_ids: list[int],
+                          status_from: str | None, base: dict, learned: dict[str, float]) -> BatchOutcome:
+    """`extract_batch` as a task (a task of its own name: Dask pickles it by reference to this module)."""
+    return extract_batch(data_dir, run_id, as_of, timezone, campaign_ids, status_from, base, learned)
 
 # The caller's hook for each finished batch (`extract_on_dask`: its calls and rows into the run's client and
 # progress). A context variable, not a parameter: Prefect stores a flow's parameters, and a callback is no value.
 _on_batch: ContextVar[Callable[[BatchOutcome], None] | None] = ContextVar("smsetl_on_batch", default=None)
+
+
+def _report(outcome: BatchOutcome) -> None:
+    # A function of its own, not `_on_batch` in the flow's body: a flow given another task runner is a copy,
+    # pickled with the globals it names when its tasks are sent to Dask, and a ContextVar does not pickle.
+    if (hook := _on_batch.get()) is not None:
+        hook(outcome)
 
 
 @flow(name="extract-message-batches", log_prints=True)
@@ -159,8 +170,7 @@ def extract_message_batches(data_dir: str, run_id: str, as_of: str, timezone: st
             continue
         outcomes.append(outcome)
         messages += outcome.result.rows["messages"]
-        if (hook := _on_batch.get()) is not None:
-            hook(outcome)
+        _report(outcome)
         log.info("extract: %d/%d message batches done on Dask, %d messages so far", len(outcomes), len(futures),
                  messages)
     if failure is not None:

@@ -75,8 +75,13 @@ def test_one_accounts_batches_on_a_dask_cluster_give_the_threaded_warehouse(pref
         sent = sum(s["api"]["calls"].get("Message/List", 0) for s in summaries[runner])
         assert sent == calls[runner, "incremental"]["Message/List"], runner
     assert [s["api"]["calls"] for s in summaries["dask"]] == [s["api"]["calls"] for s in summaries["threads"]]
+    incremental = summaries["dask"][1]
+    assert incremental["watermarks"]["status_updated_from"] and incremental["api"]["calls"]["Message/List"]
+    print("incremental run:", incremental["api"]["calls"], incremental["rows"]["messages"])
     # Who wrote the messages' raw parts: this process's threads, or more than one of the cluster's processes.
     writers = {runner: {writer_of(p.name) for p in (tmp_path / runner / "raw" / "messages").rglob("part-*")}
                for runner in ("threads", "dask")}
     assert {w.split("-")[0] for w in writers["threads"]} == {str(os.getpid())}
     assert len(writers["dask"]) >= 2 and str(os.getpid()) not in {w.split("-")[0] for w in writers["dask"]}
+    latest = tmp_path / "dask" / "raw" / "messages" / f"run={incremental['run_id']}"
+    assert {writer_of(p.name) for p in latest.glob("part-*")} <= writers["dask"] - writers["threads"]
