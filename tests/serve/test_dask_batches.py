@@ -2,7 +2,8 @@
 processes, against a real local Prefect server (a Dask worker process would otherwise start a temporary server
 of its own). A backfill and an incremental sync give the warehouse of the threaded syncs of the same sandbox,
 row for row in every table and view, with the same API calls per method (no batch read twice, none lost), and
-the messages' raw parts were written by more than one of the cluster's processes.
+the messages' raw parts were written by more than one of the cluster's processes. A batch failing on a worker
+fails the run, recorded, its data left out.
 
 Slow (a Prefect server, four syncs, two of them starting a cluster whose processes import the pipeline): one
 test, skipped with the reason when the server does not start."""
@@ -12,12 +13,15 @@ import io
 import json
 import os
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import duckdb
+import pytest
 from e2e_support import SANDBOX_TZ, dump
 
 from storage.parts import writer_of
+
+REVOKED = "revoked" + "9" * 33
 
 
 def _run_summaries(data_dir) -> list[dict]:
@@ -32,6 +36,8 @@ def test_one_accounts_batches_on_a_dask_cluster_give_the_threaded_warehouse(pref
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows import steps
+    from flows.settings import activated, load
+    from flows.sync import sync
     from sandbox import SANDBOX_API_KEY, Faults, Sandbox
     from smsetl import cli
 
@@ -60,6 +66,21 @@ def test_one_accounts_batches_on_a_dask_cluster_give_the_threaded_warehouse(pref
                 outputs[runner, step] = out.getvalue()
                 calls[runner, step] = servers[runner].calls()
                 print(f"{step} on {runner}: {time.monotonic() - started:.1f} s")
+        before = dump(tmp_path / "dask" / "warehouse.duckdb")
+        # A batch that fails on a worker fails the run: here the workers' environment holds a revoked key (the
+        # flow's own client has the good one, from its settings), so every batch meets code 8 on the cluster.
+        sandboxes["dask"].clock.advance(timedelta(hours=6))
+        monkeypatch.setenv("SMS_API_KEY", REVOKED)
+        good = load(SMS_API_KEY=SANDBOX_API_KEY, SMS_API_URL=servers["dask"].url, SMSETL_DASK="local",
+                    SMS_DATA_DIR=str(tmp_path / "dask"))
+        with activated(good), pytest.raises(Exception, match="failed on the Dask worker") as failed:
+            sync(str(tmp_path / "dask"), since=datetime(2026, 5, 1, tzinfo=UTC))
+    assert "code 8" in str(failed.value) and REVOKED not in str(failed.value)
+    failure = _run_summaries(tmp_path / "dask")[-1]
+    assert failure["outcome"] == "failed" and "failed on the Dask worker" in failure["error"], failure
+    assert REVOKED not in json.dumps(failure)
+    assert dump(tmp_path / "dask" / "warehouse.duckdb") == before  # the run left the data as it was
+    assert not any((tmp_path / "dask" / "staging").glob("*/*"))  # its staging dropped
 
     assert "message batches on a Dask LocalCluster of 2 worker processes" in outputs["dask", "backfill"]
     threads, dask = tmp_path / "threads", tmp_path / "dask"
@@ -70,7 +91,7 @@ def test_one_accounts_batches_on_a_dask_cluster_give_the_threaded_warehouse(pref
     # summary counts its batches' calls, made by the workers' own clients, as the run's.
     for step in ("backfill", "incremental"):
         assert calls["dask", step] == calls["threads", step], step
-    summaries = {runner: _run_summaries(tmp_path / runner) for runner in ("threads", "dask")}
+    summaries = {runner: _run_summaries(tmp_path / runner)[:2] for runner in ("threads", "dask")}  # both succeeded
     for runner in summaries:
         sent = sum(s["api"]["calls"].get("Message/List", 0) for s in summaries[runner])
         assert sent == calls[runner, "incremental"]["Message/List"], runner
@@ -84,4 +105,5 @@ def test_one_accounts_batches_on_a_dask_cluster_give_the_threaded_warehouse(pref
     assert {w.split("-")[0] for w in writers["threads"]} == {str(os.getpid())}
     assert len(writers["dask"]) >= 2 and str(os.getpid()) not in {w.split("-")[0] for w in writers["dask"]}
     latest = tmp_path / "dask" / "raw" / "messages" / f"run={incremental['run_id']}"
-    assert {writer_of(p.name) for p in latest.glob("part-*")} <= writers["dask"] - writers["threads"]
+    latest_writers = {writer_of(p.name) for p in latest.glob("part-*")}
+    assert latest_writers and latest_writers <= writers["dask"] - writers["threads"]  # incremental batches too
