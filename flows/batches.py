@@ -18,9 +18,9 @@ counts and the rate limits it learned; the flow counts the calls as its own (`Ap
 
 The account's rate limit is shared: the N worker slots (`cluster_slots`) each get 1/N of the cap
 (`SMS_RATE_LIMIT`) and start from 1/N of the learned estimates (`rate_share`); code 30 backs each one off on its
-own. After the batches the flow's client adopts, for each method a batch learned, N times the batches' mean
-estimate (`combined_estimates`: what the slots measured side by side), which the run keeps in
-`rate-limits.json` as usual.
+own. After the batches the flow's client adopts, for each method a batch learned, the account's estimate
+(`combined_estimates`: each batch's estimate times the batches that ran beside it, itself included), which the
+run keeps in `rate-limits.json` as usual.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ class BatchOutcome:
     learned: dict[str, float]  # its client's learned estimates (calls/s per method), where it met a code 30
     api: dict  # its client's `ApiStats.snapshot()`
     worker: str  # `host:pid`
+    started: float = 0.0  # wall clock (time.time) of its first and last moment: which batches ran side by side
+    ended: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -82,15 +85,21 @@ def rate_share(rate_limit: str, learned: Mapping[str, float], workers: int) -> R
                      {method: rate / workers for method, rate in learned.items()})
 
 
-def combined_estimates(learned: list[Mapping[str, float]], workers: int) -> dict[str, float]:
-    """The account's estimate per method from the batches' own (`learned`, one mapping per batch, {} for a batch
-    that met no code 30): `workers` times their mean, since each batch measured one slot's share while the
-    others ran beside it. Methods no batch learned are left out (the next run ramps them up, as always)."""
+def combined_estimates(batches: list[tuple[Mapping[str, float], float, float]]) -> dict[str, float]:
+    """The account's estimate per method from the batches' own: `(learned, started, ended)` per batch, `learned`
+    {} for one that met no code 30. A batch measured its share of the limit while others ran beside it, so its
+    estimate times the number of batches running during it, on average (itself included), is one measure of the
+    account's limit; the result is the mean of those. Not the workers' count times their mean: a batch that ran
+    alone at the end, the others done, measured the whole limit. Methods no batch learned are left out (the
+    next run ramps them up, as always)."""
     by_method: dict[str, list[float]] = {}
-    for estimates in learned:
-        for method, rate in estimates.items():
-            by_method.setdefault(method, []).append(rate)
-    return {method: round(workers * sum(rates) / len(rates), 3) for method, rates in by_method.items()}
+    for learned, started, ended in batches:
+        span = ended - started
+        overlap = sum(max(0.0, min(ended, end) - max(started, start)) for _, start, end in batches)
+        side_by_side = overlap / span if span > 0 else 1.0
+        for method, rate in learned.items():
+            by_method.setdefault(method, []).append(rate * side_by_side)
+    return {method: round(sum(rates) / len(rates), 3) for method, rates in by_method.items()}
 
 
 def cluster_slots(settings: Settings) -> int:
@@ -113,6 +122,7 @@ def extract_batch(data_dir: str, run_id: str, as_of: str, timezone: str, campaig
                   status_from: str | None, base: dict, learned: dict[str, float]) -> BatchOutcome:
     """`steps.extract_messages` for one batch, where it runs: its settings are `base` (`Settings.portable`) over
     this process's environment, which holds the key (`SMS_API_KEY`) and the PII key."""
+    started = time.time()
     settings = load(**base)
     key = settings.api_key.get_secret_value()
     try:
@@ -127,7 +137,8 @@ def extract_batch(data_dir: str, run_id: str, as_of: str, timezone: str, campaig
                     result = steps.extract_messages(api, run, stager, campaign_ids, status_from)
                 finally:
                     stager.close()
-                return BatchOutcome(result, api.limiter.learned(), api.stats.snapshot(), _worker())
+                return BatchOutcome(result, api.limiter.learned(), api.stats.snapshot(), _worker(), started,
+                                    time.time())
     except Exception as exc:
         text = redact(f"{type(exc).__name__}: {exc}", key, quote_plus(key)) if key else f"{type(exc).__name__}: {exc}"
         raise BatchError(f"the message batch of {len(campaign_ids)} campaigns from {campaign_ids[:1]} failed on "
@@ -208,7 +219,7 @@ def extract_on_dask(run: steps.RunContext, api: SmsApi, batches: list[tuple[list
         _on_batch.reset(token)
     for outcome in outcomes:
         result.add(outcome.result)
-    api.limiter.adopt(combined_estimates([o.learned for o in outcomes], slots))
+    api.limiter.adopt(combined_estimates([(o.learned, o.started, o.ended) for o in outcomes]))
     log.info("extract: %d message batches read by %d Dask worker processes", len(outcomes),
              len({o.worker for o in outcomes}))
     return result

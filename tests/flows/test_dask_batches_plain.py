@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from flows import privacy
 from flows.batches import BatchError, RateShare, combined_estimates, extract_batch, rate_share
-from flows.settings import load
+from flows.settings import activated, load
 from smsapi.client import ApiStats
 from smsapi.ratelimit import BACK_OFF, RateLimiter
 from storage import raw
@@ -28,11 +29,16 @@ def test_no_limit_is_no_limit_for_every_worker():
     assert rate_share("none", {"Message/List": 9.0}, 3) == RateShare("none", {})
 
 
-def test_the_accounts_estimate_is_the_workers_mean_times_their_number():
-    # two slots; three batches learned Message/List side by side, one met no code 30
-    learned = [{"Message/List": 4.5}, {}, {"Message/List": 5.5, "Campaign/GetInfo": 1.0}, {"Message/List": 5.0}]
-    assert combined_estimates(learned, 2) == {"Message/List": 10.0, "Campaign/GetInfo": 2.0}
-    assert combined_estimates([{}, {}], 2) == {}  # nothing learned: nothing kept, the next run ramps up
+def test_the_accounts_estimate_counts_the_batches_that_ran_side_by_side():
+    # batches a, b and d ran together (0-10 s), c alone after them (10-20 s); d learned nothing
+    learned = [({"Message/List": 4.5}, 0.0, 10.0), ({"Message/List": 5.5, "Campaign/GetInfo": 1.0}, 0.0, 10.0),
+               ({"Message/List": 10.0}, 10.0, 20.0), ({}, 0.0, 10.0)]
+    # a and b each ran beside two others: 3 x 4.5, 3 x 5.5; c alone: 10
+    assert combined_estimates(learned) == {"Message/List": round((13.5 + 16.5 + 10.0) / 3, 3),
+                                           "Campaign/GetInfo": 3.0}
+    assert combined_estimates([({"Message/List": 5.0}, 0.0, 10.0), ({"Message/List": 5.0}, 5.0, 15.0)]) == {
+        "Message/List": 7.5}  # half the time side by side
+    assert combined_estimates([({}, 0.0, 1.0), ({}, 0.0, 1.0)]) == {}  # nothing learned: the next run ramps up
 
 
 def test_the_flows_client_adopts_the_combined_estimate_within_its_cap():
@@ -103,3 +109,31 @@ def test_a_batch_that_fails_names_the_worker_and_the_cause_never_the_key(gateway
         extract_batch(str(tmp_path), "r1", datetime(2026, 11, 1, tzinfo=UTC).isoformat(), "Asia/Almaty", [400000],
                       None, _base(server), {})
     assert "7" * 35 not in str(caught.value)
+
+
+def test_two_workers_side_by_side_learn_a_share_each_and_together_the_accounts_limit(monkeypatch, tmp_path):
+    """Two batch clients at once against a gateway limiting Message/List to 10 calls/s (the limit is the
+    account's, so they share it): each learns about half, and the estimate kept is about the limit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sandbox import SANDBOX_API_KEY, Faults, Sandbox
+    from sandbox.data import CAMPAIGN_ID_BASE
+
+    limit = 10.0  # two campaigns of 3,052 and 2,948 messages: about 30 pages each
+    sb = Sandbox.generate(seed=16, campaigns=2, messages=6000, now=datetime(2026, 11, 1, 12, 0), timezone="Asia/Almaty")
+    monkeypatch.setenv("SMS_API_KEY", SANDBOX_API_KEY)
+    with sb.serve(port=0, faults=Faults(rate_limit_methods={"Message/List": limit})) as server:
+        base = {**_base(server), "rate_limit": rate_share("auto", {}, 2).rate_limit}
+        with activated(load(**base)):
+            privacy.for_sync(tmp_path)  # as the flow does before its batches start: pii.json, the key file
+        as_of = datetime(2026, 11, 1, 6, 0, tzinfo=UTC).isoformat()
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = list(pool.map(lambda cid: extract_batch(str(tmp_path), "r1", as_of, "Asia/Almaty", [cid], None,
+                                                               base, {}),
+                                     [CAMPAIGN_ID_BASE, CAMPAIGN_ID_BASE + 1]))
+    learned = [o.learned.get("Message/List") for o in outcomes]
+    kept = combined_estimates([(o.learned, o.started, o.ended) for o in outcomes])["Message/List"]
+    print("learned each:", learned, "kept:", kept)
+    assert all(o.api["retries"].get("code 30") for o in outcomes)  # both met the shared limit
+    assert all(rate < 0.8 * limit for rate in learned)  # a share each, not the whole
+    assert 0.7 * limit <= kept <= 1.25 * limit  # about the account's limit (answers bunch on a loaded machine)
