@@ -137,3 +137,14 @@ def test_two_workers_side_by_side_learn_a_share_each_and_together_the_accounts_l
     assert all(o.api["retries"].get("code 30") for o in outcomes)  # both met the shared limit
     assert all(rate < 0.8 * limit for rate in learned)  # a share each, not the whole
     assert 0.7 * limit <= kept <= 1.25 * limit  # about the account's limit (answers bunch on a loaded machine)
+
+
+def test_a_running_clusters_slots_are_its_worker_threads():
+    from distributed import LocalCluster
+
+    from flows.batches import cluster_slots
+
+    assert cluster_slots(load(SMSETL_DASK="local", SMSETL_WORKERS=3)) == 3
+    with LocalCluster(n_workers=2, threads_per_worker=2, processes=False, protocol="tcp", dashboard_address=None,
+                      host="127.0.0.1") as cluster:
+        assert cluster_slots(load(SMSETL_DASK=cluster.scheduler_address)) == 4
