@@ -35,7 +35,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows import account_config, alerts
 from flows.account_config import Account
-from flows.cluster import check_dask_server, dask_runner  # noqa: F401  check_dask_server: used by the CLI
+from flows.cluster import check_dask_server, dask_runner  # noqa: F401  check_dask_server: its old home
 from flows.settings import Settings, activated, current, load
 from smsapi import SmsApi, redact
 from storage import combined
