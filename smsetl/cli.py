@@ -333,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     # Offline-friendly defaults for the temporary Prefect server; an explicit setting wins.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if args.command == "serve" else "WARNING")
+    # `--dask local`: the LocalCluster's scheduler runs in this process, and Dask logs its start and stop at INFO
+    # (read when distributed is imported; its worker processes inherit it): no news on a terminal.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("smsetl").setLevel(logging.INFO)  # progress of long work; libraries stay quiet
     from flows import settings
