@@ -52,7 +52,15 @@ log = logging.getLogger("smsetl.sync")
 
 
 class BatchError(RuntimeError):
-    """A message batch failed on a Dask worker; the message names the batch, the worker, the cause (never a key)."""
+    """A message batch failed on a Dask worker; the message names the batch, the worker, the cause (never a key).
+    `api`: its client's `ApiStats.snapshot()`, so that the failed run still counts the calls it made."""
+
+    def __init__(self, message: str, api: dict | None = None):
+        super().__init__(message)
+        self.api = api or {}
+
+    def __reduce__(self):  # pickled back from the worker with its calls
+        return type(self), (str(self), self.api)
 
 
 @dataclass
@@ -125,6 +133,7 @@ def extract_batch(data_dir: str, run_id: str, as_of: str, timezone: str, campaig
     started = time.time()
     settings = load(**base)
     key = settings.api_key.get_secret_value()
+    api = None
     try:
         with activated(settings):
             data_path = Path(data_dir)
@@ -142,7 +151,7 @@ def extract_batch(data_dir: str, run_id: str, as_of: str, timezone: str, campaig
     except Exception as exc:
         text = redact(f"{type(exc).__name__}: {exc}", key, quote_plus(key)) if key else f"{type(exc).__name__}: {exc}"
         raise BatchError(f"the message batch of {len(campaign_ids)} campaigns from {campaign_ids[:1]} failed on "
-                         f"the Dask worker {_worker()}: {text}") from None
+                         f"the Dask worker {_worker()}: {text}", api.stats.snapshot() if api else None) from None
 
 
 @task(name="extract-message-batch", cache_policy=NO_CACHE, retries=0)
@@ -152,7 +161,8 @@ def extract_message_batch(data_dir: str, run_id: str, as_of: str, timezone: str,
     return extract_batch(data_dir, run_id, as_of, timezone, campaign_ids, status_from, base, learned)
 
 # The caller's hook for each finished batch (`extract_on_dask`: its calls and rows into the run's client and
-# progress). A context variable, not a parameter: Prefect stores a flow's parameters, and a callback is no value.
+# progress; a failed batch's calls too). A context variable, not a parameter: Prefect stores a flow's parameters,
+# and a callback is no value.
 _on_batch: ContextVar[Callable[[BatchOutcome], None] | None] = ContextVar("smsetl_on_batch", default=None)
 
 
@@ -178,6 +188,7 @@ def extract_message_batches(data_dir: str, run_id: str, as_of: str, timezone: st
         except Exception as exc:
             failure = failure or exc
             log.warning("extract: a message batch failed: %s", exc)
+            _report(BatchOutcome(steps.StepResult(), {}, getattr(exc, "api", {}), ""))  # its calls were made
             continue
         outcomes.append(outcome)
         messages += outcome.result.rows["messages"]
@@ -204,7 +215,7 @@ def extract_on_dask(run: steps.RunContext, api: SmsApi, batches: list[tuple[list
     run.progress.track("messages", "Message/List")
 
     def counted(outcome: BatchOutcome) -> None:
-        api.stats.add_snapshot(outcome.api)
+        api.stats.add_snapshot(outcome.api)  # a failed batch's calls too: the run made them
         run.progress.read("messages", outcome.result.rows["messages"])
 
     log.info("extract: %d message batches on Dask (%s, %d at once, each at 1/%d of the account's rate limits)",

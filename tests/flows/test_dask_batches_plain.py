@@ -3,6 +3,7 @@ estimates kept afterwards, and the batch task itself run in this process (the Da
 tests/serve/test_dask_batches.py, which needs a real Prefect server)."""
 
 import inspect
+import pickle
 from datetime import UTC, datetime
 
 import pytest
@@ -109,6 +110,9 @@ def test_a_batch_that_fails_names_the_worker_and_the_cause_never_the_key(gateway
         extract_batch(str(tmp_path), "r1", datetime(2026, 11, 1, tzinfo=UTC).isoformat(), "Asia/Almaty", [400000],
                       None, _base(server), {})
     assert "7" * 35 not in str(caught.value)
+    assert caught.value.api["calls"]["Message/List"] == server.calls()["Message/List"]  # its calls, for the run
+    again = pickle.loads(pickle.dumps(caught.value))  # as it comes back from a worker
+    assert (str(again), again.api) == (str(caught.value), caught.value.api)
 
 
 def test_two_workers_side_by_side_learn_a_share_each_and_together_the_accounts_limit(monkeypatch, tmp_path):

@@ -79,6 +79,7 @@ def test_one_accounts_batches_on_a_dask_cluster_give_the_threaded_warehouse(pref
     failure = _run_summaries(tmp_path / "dask")[-1]
     assert failure["outcome"] == "failed" and "failed on the Dask worker" in failure["error"], failure
     assert REVOKED not in json.dumps(failure)
+    assert failure["api"]["calls"]["Message/List"] >= 1  # the failed batch's calls count in the failed run
     assert dump(tmp_path / "dask" / "warehouse.duckdb") == before  # the run left the data as it was
     assert not any((tmp_path / "dask" / "staging").glob("*/*"))  # its staging dropped
 
