@@ -329,7 +329,7 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     messages += [(batch, status_from) for batch in steps.batches(incremental)]
     on_dask = bool(current().dask)  # the message batches on a Dask cluster (flows.batches), the rest on threads
     if not on_dask:
-        futures += [extract_messages.submit(api, run, stager, batch, since) for batch, since in messages]
+        futures += [extract_messages.submit(api, run, stager, batch, from_ts) for batch, from_ts in messages]
     if p.repair.recheck_ids:
         futures += [extract_statuses.submit(api, run, stager, batch)
                     for batch in steps.batches(p.repair.recheck_ids, steps.STATUS_BATCH)]
