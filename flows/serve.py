@@ -17,7 +17,8 @@ from overlapping; each account's data directory lock, any other sync of that acc
 aimed at that deployment: a failed run's event names the accounts that failed, the mismatch alert takes any
 account's (their data directories are under the top-level one), and stale data is judged by the deployment's
 completed runs (a run any account failed does not complete). `--dask` reaches the runs as SMSETL_DASK in their
-environment (the flow's task runner reads it when a run starts: `flows.accounts.AccountRunner`).
+environment (read when a run starts: by `flows.accounts.AccountRunner` for the accounts, and by the `sync`
+flow for one account's message batches, `flows.batches`).
 
 `deployment_spec` is the one definition: `serve` builds the served deployment from it, and `prefect.yaml`
 declares it for work pools (a test checks the file against it). Scheduling needs a real Prefect server
@@ -149,7 +150,8 @@ def check_server(api_url: str | None = None, timeout: float = 5.0) -> str:
 
 def run_environment(workdir: Path, dask: str = "") -> dict[str, str]:
     """Settings for the served runs (child processes inherit them): the pipeline's loggers reach the run's logs at
-    INFO, and with `dask` (`--dask`, over SMSETL_DASK) the accounts' syncs run on that cluster. Writes Prefect's
+    INFO, and with `dask` (`--dask`, over SMSETL_DASK) the runs' message batches (`flows.batches`), or
+    with accounts their syncs, run on that cluster. Writes Prefect's
     default logging config with those loggers at INFO into `workdir`; logging settings the user gave win."""
     import yaml
     from prefect.logging.configuration import DEFAULT_LOGGING_SETTINGS_PATH
@@ -231,7 +233,7 @@ def serve(data_dir: Path, every_minutes: float = DEFAULT_EVERY_MINUTES, nightly_
           hourly_at_minute: int | None = DEFAULT_HOURLY_AT_MINUTE, accounts_file: Path | None = None,
           dask: str = "") -> None:
     """Serve the sync of `data_dir` on its schedules until interrupted (the server must be up: `check_server`);
-    with `accounts_file`, the sync of its accounts into `data_dir`, on the Dask cluster `dask` if given."""
+    with `accounts_file`, the sync of its accounts into `data_dir`; on the Dask cluster `dask` if given."""
     from prefect import serve as prefect_serve
 
     accounts = str(Path(accounts_file).resolve()) if accounts_file else None

@@ -188,10 +188,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from smsapi import SmsApi
     from smsetl import accounts
 
-    if args.dask and not args.accounts:  # as for `smsetl sync`: one account's sync is one flow on one machine
-        print("smsetl serve: --dask goes with --accounts FILE: it runs the accounts' syncs on a Dask cluster",
-              file=sys.stderr)
-        return 2
     nightly_at = None if args.nightly_at == "off" else args.nightly_at
     data_dir = data_dir_from(args)
     try:  # what is missing fails here, before anything is scheduled: the server, then the accounts or gateway
@@ -212,7 +208,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 api.get_balance()
         serve.serve(data_dir, args.every_minutes, nightly_at, name=args.name, alerts=not args.no_alerts,
                     notify=args.notify, hourly_at_minute=hourly, accounts_file=args.accounts,
-                    dask=current().dask if args.accounts else "")
+                    dask=current().dask)
     except serve.ServeError as exc:
         print(f"smsetl serve: {exc}", file=sys.stderr)
         return 2
@@ -262,8 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve the sync of every account of this TOML file, each into <data dir>/accounts/<name>/, "
                         "then the combined warehouse (deployment sync-accounts/NAME)")
     p.add_argument("--dask", metavar="local|tcp://HOST:PORT",
-                   help="with --accounts: the runs' account syncs on a Dask cluster, a LocalCluster started for each "
-                        "run or a running scheduler (default: $SMSETL_DASK, else threads of the run's process)")
+                   help="the runs' message batches (with --accounts: their account syncs) on a Dask cluster, a "
+                        "LocalCluster started for each run or a running scheduler (default: $SMSETL_DASK, else "
+                        "threads of the run's process)")
     p.add_argument("--every-minutes", type=float, default=10.0,
                    help="minutes between the syncs of delivery reports and clicks (default: 10)")
     p.add_argument("--hourly-at-minute", default="30",

@@ -146,15 +146,12 @@ def test_smsetl_serve_accounts_serves_the_file_into_the_data_directory_with_dask
     assert kwargs["accounts_file"] == str(tmp_path / "agency.toml") and kwargs["dask"] == "local"
 
 
-def test_smsetl_serve_accounts_refuses_a_bad_file_dask_alone_and_a_single_accounts_directory(served, tmp_path,
-                                                                                             capsys):
+def test_smsetl_serve_accounts_refuses_a_bad_file_and_a_single_accounts_directory(served, tmp_path, capsys):
     from smsetl.cli import main
 
     (tmp_path / "agency.toml").write_text(ACCOUNTS.replace('key_env = "ACME_SMS_API_KEY"', ""))
     assert main(["serve", "--accounts", str(tmp_path / "agency.toml"), "--data-dir", str(tmp_path / "data")]) == 2
     assert capsys.readouterr().err.startswith(f"smsetl serve: {tmp_path / 'agency.toml'}:")
-    assert main(["serve", "--dask", "local", "--data-dir", str(tmp_path / "data")]) == 2
-    assert "--dask goes with --accounts FILE" in capsys.readouterr().err
     (tmp_path / "agency.toml").write_text(ACCOUNTS)
     (tmp_path / "single" / "lake").mkdir(parents=True)
     assert main(["serve", "--accounts", str(tmp_path / "agency.toml"), "--data-dir", str(tmp_path / "single")]) == 2
@@ -163,3 +160,18 @@ def test_smsetl_serve_accounts_refuses_a_bad_file_dask_alone_and_a_single_accoun
     assert main(["serve", "--data-dir", str(tmp_path / "multi")]) == 2  # one account's serve on many accounts'
     assert "run `smsetl serve --accounts FILE" in capsys.readouterr().err
     assert served == []
+
+
+def test_smsetl_serve_of_one_account_gives_its_runs_dask_for_the_message_batches(served, tmp_path, monkeypatch):
+    from sandbox import SANDBOX_API_KEY, Sandbox
+    from smsetl.cli import main
+
+    sb = Sandbox.generate(seed=3, campaigns=2, messages=20)
+    with sb.serve(port=0) as server:
+        for name, value in (("SMS_API_URL", server.url), ("SMS_API_KEY", SANDBOX_API_KEY),
+                            ("SMS_TIMEZONE", sb.timezone), ("SMS_RATE_LIMIT", "none")):
+            monkeypatch.setenv(name, value)
+        assert main(["serve", "--dask", "tcp://scheduler.internal:8786", "--data-dir", str(tmp_path / "one")]) == 0
+    [(data_dir, _, kwargs)] = served
+    assert data_dir == tmp_path / "one" and kwargs["accounts_file"] is None
+    assert kwargs["dask"] == "tcp://scheduler.internal:8786"  # the runs' SMSETL_DASK (run_environment)
