@@ -3,27 +3,27 @@ gateway's limit from its only signal, code 30.
 
 The gateway publishes no limit; it counts each method's calls over a sliding second and answers code 30 past
 its limit. The adaptive limiter starts at a moderate rate and, until the first code 30, adds one call per
-second for every clean answer it held back (the rate doubles each second while it is what limits the caller).
-On a code 30 it drops to 90 % of the rate the gateway actually let through in the last second (what it
-answered without code 30), the best estimate of the limit there is, and from then on probes upwards slowly:
-+0.05 % of that estimate per clean answer, so it meets the limit again only about every two hundred calls.
-Past the estimate with no code 30 the estimate was low (measured while the gateway still counted someone
-else's calls, say): it climbs by 1 % per answer until the gateway says so. That keeps code-30 answers near
-0.5 % of calls and the average rate near 95 % of the limit, whatever the limit is.
+second for every clean answer it held back (the rate more than doubles each second while it is what limits
+the caller). On a code 30 it drops to 90 % of the rate the gateway actually let through in the last second
+(what it answered without code 30), the best estimate of the limit there is, and from then on probes upwards
+slowly: +0.05 % of that estimate per clean answer, so it meets the limit again only about every two hundred
+calls. Past the estimate with no code 30 the estimate was low (measured while the gateway still counted
+someone else's calls, say): it climbs by 1 % per answer until the gateway says so. That keeps code-30 answers
+near 0.5 % of calls and the average rate near 95 % of the limit, whatever the limit is.
 
-What a limit costs to find is the first overshoot, so a back-off wastes no call it can keep:
-- Callers already waiting for a slot when a back-off comes (their slots were spaced at the rate given up on)
-  reserve again at the new rate; only the calls already sent meet the gateway's full window.
-- Besides spacing calls ``1/rate`` apart, the limiter keeps the gateway's own rule, at most ``ceil(rate)``
-  calls in any WINDOW. Spacing alone implies it at a steady rate; after a back-off it holds the next call
-  until the calls sent at the old rate have left the window, so that the first calls at the new rate do not
-  meet code 30 again while the gateway still counts the old ones.
+What finding a limit costs is the first overshoot, so a back-off keeps it to the calls already sent:
+- Callers waiting for a slot when a back-off comes (their slots were spaced at the rate given up on) reserve
+  again at the new rate; only the calls already on their way meet the gateway's full window.
+- Besides spacing calls ``1/rate`` apart, the limiter keeps the gateway's own rule at the limit it showed:
+  at most ``max(rate, estimate)`` calls in any WINDOW. Spacing alone keeps that at a steady rate; after a
+  back-off it holds the next call until the calls made at the old rate have left the window, so that the
+  first calls at the new rate do not meet code 30 while the gateway still counts the old ones.
 - A code 30 for a call made at a rate already given up on, or within a second of backing off, is not counted
   twice (``epoch``).
 
-So from scratch a limit costs about one code 30 (plus any call in flight at that moment) however many threads
-call the method. ``learned()`` gives the estimates to keep for the next run, which starts from them instead of
-from scratch.
+So from scratch a limit costs one code 30 (and one for each other call in flight at that moment) however many
+threads call the method. ``learned()`` gives the estimates to keep for the next run, which starts from them
+instead of from scratch.
 """
 from __future__ import annotations
 
@@ -52,13 +52,14 @@ class _Key:
     estimate: float | None = None  # the limit as last measured at a code 30; None: still ramping up
     epoch: int = 0  # bumped at each back-off
     next_slot: float = 0.0
-    slots: deque = field(default_factory=deque)  # the slots reserved within the last WINDOW, in order
+    slots: deque = field(default_factory=deque)  # the slots reserved from WINDOW ago on (some ahead), in order
     answered: deque = field(default_factory=deque)  # times of clean answers within WINDOW
     backed_off_at: float | None = None
 
 
 class RateLimiter:
-    """Spaces calls to the same key at least ``1/rate`` seconds apart, at most ``ceil(rate)`` in any WINDOW.
+    """Spaces calls to the same key at least ``1/rate`` seconds apart (and, adaptive, after a back-off, until
+    the calls made at the old rate have left the gateway's window).
 
     ``rate``: calls per second; ``None`` disables limiting. With ``adaptive=True`` it is the cap the learned
     rate never exceeds (``None``: no cap), and each key's rate starts at ``learned[key]`` if given, else at
