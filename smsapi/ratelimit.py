@@ -5,11 +5,12 @@ The gateway publishes no limit; it counts each method's calls over a sliding sec
 its limit. The adaptive limiter starts at a moderate rate and, until the first code 30, adds one call per
 second for every clean answer it held back (the rate more than doubles each second while it is what limits
 the caller). On a code 30 it drops to 90 % of the rate the gateway actually let through in the last second
-(what it answered without code 30), the best estimate of the limit there is, and from then on probes upwards
-slowly: +0.05 % of that estimate per clean answer, so it meets the limit again only about every two hundred
-calls. Past the estimate with no code 30 the estimate was low (measured while the gateway still counted
-someone else's calls, say): it climbs by 1 % per answer until the gateway says so. That keeps code-30 answers
-near 0.5 % of calls and the average rate near 95 % of the limit, whatever the limit is.
+(what it answered without code 30, with half a spacing's slack for answers' jitter), the best estimate of the
+limit there is, and from then on probes upwards slowly: +0.05 % of that estimate per clean answer, so it meets
+the limit again only about every two hundred calls. Past the estimate with no code 30 the estimate was low
+(measured while the gateway still counted someone else's calls, say): it climbs by 1 % per answer until the
+gateway says so. That keeps code-30 answers near 0.5 % of calls and the average rate near 95 % of the limit,
+whatever the limit is.
 
 What finding a limit costs is the first overshoot, so a back-off keeps it to the calls already sent:
 - Callers waiting for a slot when a back-off comes (their slots were spaced at the rate given up on) reserve
@@ -53,7 +54,7 @@ class _Key:
     epoch: int = 0  # bumped at each back-off
     next_slot: float = 0.0
     slots: deque = field(default_factory=deque)  # the slots reserved from WINDOW ago on (some ahead), in order
-    answered: deque = field(default_factory=deque)  # times of clean answers within WINDOW
+    answered: deque = field(default_factory=deque)  # times of clean answers within 2 WINDOWs
     backed_off_at: float | None = None
 
 
@@ -152,7 +153,7 @@ class RateLimiter:
             state = self._key(key)
             now = self._clock()
             state.answered.append(now)
-            while state.answered and state.answered[0] <= now - WINDOW:
+            while state.answered and state.answered[0] <= now - 2 * WINDOW:
                 state.answered.popleft()
             if waited:
                 if state.estimate is None:
@@ -174,11 +175,14 @@ class RateLimiter:
             now = self._clock()
             if epoch != state.epoch or (state.backed_off_at is not None and now - state.backed_off_at < WINDOW):
                 return  # spaced at a rate given up on, or the gateway's window still holds calls made at it
-            while state.answered and state.answered[0] <= now - WINDOW:
-                state.answered.popleft()
             # what the gateway answered in its last window: its limit if our calls filled it, less if another
-            # client's did (the climb past the estimate then finds the rest)
-            let_through = len(state.answered) / WINDOW
+            # client's did (the climb past the estimate then finds the rest). It counts calls by when they
+            # reached it, this by when they were answered: the oldest call in its window came in just after the
+            # window's start (that is why this one was refused), and may have been answered a little sooner
+            # than this one. Half a spacing more counts it, not the call before it (at 5/s, a miss is a 20 %
+            # low estimate, and 200 answers to probe back)
+            since = now - WINDOW - 0.5 / state.rate
+            let_through = sum(1 for t in state.answered if t > since) / WINDOW
             state.estimate = self._capped(min(state.rate, let_through) if let_through else state.rate / 2)
             state.rate = self._capped(BACK_OFF * state.estimate)
             state.epoch += 1

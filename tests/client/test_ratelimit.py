@@ -87,8 +87,9 @@ def test_a_code_30_backs_off_to_90_percent_of_what_the_gateway_let_through_once_
     _, epoch = rl.acquire("A/B")
     for _ in range(80):
         clock.now += 0.025
-        rl.answered("A/B", waited=True)  # 40 answers in the last second; the rate ramped to 85
-    rl.throttled("A/B", epoch)
+        rl.answered("A/B", waited=True)  # the rate ramped to 85
+    clock.now += 0.01
+    rl.throttled("A/B", epoch)  # 40 answers in the last second
     assert rl.rates() == {"A/B": 36.0} and rl.learned() == {"A/B": 40.0}
     rl.throttled("A/B", epoch)  # a call spaced at the old rate: already reacted to
     assert rl.rates() == {"A/B": 36.0}
@@ -96,6 +97,23 @@ def test_a_code_30_backs_off_to_90_percent_of_what_the_gateway_let_through_once_
     assert epoch == 1
     rl.answered("A/B", waited=True)
     assert rl.rates() == {"A/B": 36.02}  # probing: +0.05 % of the estimate per clean answer
+
+
+def test_the_call_at_the_start_of_the_gateways_window_counts_though_it_was_answered_just_before():
+    # Probing at the limit, 5/s: the gateway refuses a call when the oldest of the five it counts came in just
+    # after its window began; that one's answer may have come back a little quicker than the refusal, so it
+    # is 1.03 s old here. Counted, the estimate is 5; missed, it would be 4, and 200 answers at 3.6/s to
+    # probe back. The call before it, 1.23 s old, is not counted.
+    clock = FakeClock()
+    rl = RateLimiter(None, adaptive=True, learned={"A/B": 5.0}, clock=clock, sleep=clock.sleep)
+    _, epoch = rl.acquire("A/B")
+    for _ in range(201):  # the probe, +0.0025/s per answer from 4.5/s, passes 5/s
+        clock.now += 0.2
+        rl.answered("A/B", waited=True)
+    assert rl.rates()["A/B"] > 5.0
+    clock.now += 0.23  # the answers of the last second came 0.23, 0.43, 0.63 and 0.83 s ago
+    rl.throttled("A/B", epoch)
+    assert rl.learned() == {"A/B": 5.0} and rl.rates() == {"A/B": 4.5}
 
 
 def test_an_estimate_measured_low_is_probed_up_to_and_then_climbed_past():
@@ -177,8 +195,8 @@ class VirtualThreads:
 def _simulate(limit: float, seconds: float, workers: int = 4, latency: float = 0.004, jitter: float = 0.0,
               learned: dict | None = None, seed: int = 1) -> tuple[float, int, int, RateLimiter]:
     """A gateway allowing `limit` calls per sliding second (as the sandbox does), `workers` threads calling it
-    through the limiter for `seconds`, each waiting for its answer (`latency`, plus up to `jitter` on the way
-    there), retrying a code 30 as the client does (at once, then with back-off), all on a fake clock:
+    through the limiter for `seconds`, each waiting for its answer (`latency`, plus up to `jitter` each way),
+    retrying a code 30 as the client does (at once, then with back-off), all on a fake clock:
     (throughput / limit, calls answered, calls answered code 30, the limiter). `learned`: what an earlier run's
     limiter learned, to start from."""
     vt = VirtualThreads()
@@ -200,7 +218,7 @@ def _simulate(limit: float, seconds: float, workers: int = 4, latency: float = 0
                 allowed = len(window) < limit
                 if allowed:
                     window.append(vt.now)
-                vt.sleep(latency / 2)
+                vt.sleep(latency / 2 + jitter * rng.random())
                 if allowed:
                     rl.answered("Message/List", waited > 0)
                     counts["answered"] += 1
@@ -221,6 +239,15 @@ def test_under_an_unknown_limit_throughput_stays_near_it_with_few_code_30s(limit
     for learned in (None, _simulate(limit, 40, jitter=0.002)[3].learned()):
         efficiency, answered, code_30, _ = _simulate(limit, 40, jitter=0.002, learned=learned, seed=2)
         assert efficiency >= 0.85 and code_30 / (answered + code_30) <= 0.02, (learned, efficiency, code_30)
+
+
+@pytest.mark.parametrize("limit", [2, 5])
+@pytest.mark.parametrize("seed", range(6))
+def test_over_a_long_run_jitter_does_not_bring_the_estimate_below_a_low_limit(limit, seed):
+    # each probe meets the limit when the gateway's oldest call is at its window's edge: its answer, a little
+    # quicker than the refused call's, must still be counted, or the estimate falls a whole call short
+    efficiency, _, _, rl = _simulate(limit, 150, jitter=0.003, seed=seed)
+    assert rl.learned() == {"Message/List": limit} and efficiency >= 0.9, (rl.learned(), efficiency)
 
 
 @pytest.mark.parametrize("workers", [1, 4, 16])
