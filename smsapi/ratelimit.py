@@ -183,7 +183,11 @@ class RateLimiter:
             # low estimate, and 200 answers to probe back)
             since = now - WINDOW - 0.5 / state.rate
             let_through = sum(1 for t in state.answered if t > since) / WINDOW
-            state.estimate = self._capped(min(state.rate, let_through) if let_through else state.rate / 2)
+            # never above the rate it was tried at or the last estimate, whichever is higher (the slack may
+            # count one call too many); a code 30 below the estimate (calls bunched on their way: a thread
+            # late) does not bring it below what the gateway let through
+            tried = max(state.rate, state.estimate or 0.0)
+            state.estimate = self._capped(min(tried, let_through) if let_through else state.rate / 2)
             state.rate = self._capped(BACK_OFF * state.estimate)
             state.epoch += 1
             state.backed_off_at = now

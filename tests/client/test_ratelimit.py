@@ -116,6 +116,24 @@ def test_the_call_at_the_start_of_the_gateways_window_counts_though_it_was_answe
     assert rl.learned() == {"A/B": 5.0} and rl.rates() == {"A/B": 4.5}
 
 
+def test_a_code_30_below_the_estimate_keeps_what_the_gateway_let_through_and_nothing_more():
+    clock = FakeClock()
+    rl = RateLimiter(None, adaptive=True, learned={"A/B": 5.0}, clock=clock, sleep=clock.sleep)
+    _, epoch = rl.acquire("A/B")
+    for _ in range(5):  # at 4.5/s, but two calls bunched on their way: five in the gateway's second
+        clock.now += 0.19
+        rl.answered("A/B", waited=True)
+    clock.now += 0.01
+    rl.throttled("A/B", epoch)
+    assert rl.learned() == {"A/B": 5.0}  # not 4.51, the rate the code 30 came at
+    clock.now += 2.0
+    for _ in range(7):  # the slack counts a sixth: still not above the estimate
+        clock.now += 0.16
+        rl.answered("A/B", waited=True)
+    rl.throttled("A/B", epoch + 1)
+    assert rl.learned() == {"A/B": 5.0} and rl.rates() == {"A/B": 4.5}
+
+
 def test_an_estimate_measured_low_is_probed_up_to_and_then_climbed_past():
     clock = FakeClock()
     rl = RateLimiter(None, adaptive=True, clock=clock, sleep=clock.sleep)
