@@ -269,12 +269,18 @@ class Extractor:
     QUEUE_PAGES = 8
     BATCH_ITEMS = 10_000
     BATCHED = frozenset({"campaigns", "messages", "message_statuses"})  # list payloads whose params don't matter
+    # Batched by column (`transforms.Columns`): a batch then holds each item's wanted fields, not the item.
+    BY_COLUMN = {"messages": transforms.MESSAGE_KEYS, "message_statuses": transforms.STATUS_KEYS}
 
     def __init__(self, run: RunContext, stager: Stager, entity: str, method: str):
         self.run, self.stager, self.entity, self.method = run, stager, entity, method
         self.row = PROGRESS_ROWS.get(method, entity)
         self.result = StepResult()
-        self._pending: list = []
+        self._pending = self._new_batch()
+
+    def _new_batch(self) -> list | transforms.Columns:
+        keys = self.BY_COLUMN.get(self.entity)
+        return [] if keys is None else transforms.Columns(keys)
 
     def __enter__(self) -> Extractor:
         if self.entity == "messages" and self.run.pii is None:
@@ -304,21 +310,17 @@ class Extractor:
         if self.entity not in self.BATCHED:
             self._ingest(params, data)
             return
-        if self.entity == "messages":
-            for item in data:  # raw has it; rows take campaigns from GetInfo, and the copy is the bulk of a page
-                if isinstance(item, dict):
-                    item.pop("campaign", None)
-        if self.entity in ("messages", "message_statuses"):
-            self.result.see("statusUpdateTs", (item.get("statusUpdateTs") for item in data or []
-                                               if isinstance(item, dict)))
         self._pending.extend(data or [])
         if len(self._pending) >= self.BATCH_ITEMS:
             self._flush()
 
     def _flush(self) -> None:
-        if self._pending:
-            items, self._pending = self._pending, []
-            self._ingest({}, items)
+        batch, self._pending = self._pending, self._new_batch()
+        if not len(batch):
+            return
+        if isinstance(batch, transforms.Columns):
+            self.result.see("statusUpdateTs", batch.values["statusUpdateTs"])
+        self._ingest({}, batch)
 
     def _ingest(self, params: dict, data) -> None:
         record = {"method": self.method, "params": params, "observed_at": self.run.observed_at, "data": data}
