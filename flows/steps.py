@@ -148,7 +148,8 @@ def heap_frozen() -> Iterator[None]:
     """Within the block, the garbage collector leaves alone what was alive when it began (`gc.freeze`): the
     imports' and Prefect's objects, which every full collection would otherwise walk again while a backfill
     decodes millions of items (about 15 us of CPU per message, bench/README.md). They are handed back to it
-    at the end, so that nothing is kept for good by a long-running `serve`."""
+    at the end, so that nothing is kept for good by a long-running `serve` (with accounts syncing at once,
+    the first to end hands everything back and the others go on unfrozen: slower, never wrong)."""
     gc.collect()
     gc.freeze()
     try:
