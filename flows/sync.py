@@ -231,7 +231,7 @@ def sync(data_dir: str, since: datetime | None = None, until: datetime | None = 
     steps.check_scope(scope)  # a bad scope fails here, before anything starts
     api = SmsApi.from_env(current().client_env(), learned_rates=rate_limits.load(data_path))
     started = datetime.now(UTC)
-    with sync_lock(data_path), api:
+    with sync_lock(data_path), api, steps.heap_frozen():
         pii = privacy.for_sync(data_path)  # a mode or key the data directory does not hold fails here, unrecorded
         remove_tree(data_path / "staging")  # what a killed run left: never merged, safe to drop
         housekeeping.remove_leftovers(data_path)  # and its *.tmp parts, a half-built warehouse: never read

@@ -9,7 +9,10 @@ from .arrow import ARROW_SCHEMAS, to_arrow
 from .pii import PII_MODES, PII_STRENGTH, PiiPolicy
 from .tables import (
     COLUMNS,
+    MESSAGE_KEYS,
     PERIOD_TYPES,
+    STATUS_KEYS,
+    Columns,
     Normalized,
     campaign_counters,
     campaigns,
@@ -20,7 +23,8 @@ from .tables import (
 )
 
 __all__ = [
-    "ARROW_SCHEMAS", "FINAL_STATUSES", "MESSAGE_STATUSES", "COLUMNS", "PERIOD_TYPES", "Normalized", "PII_MODES",
+    "ARROW_SCHEMAS", "FINAL_STATUSES", "MESSAGE_STATUSES", "COLUMNS", "MESSAGE_KEYS", "PERIOD_TYPES",
+    "STATUS_KEYS", "Columns", "Normalized", "PII_MODES",
     "PII_STRENGTH", "PiiPolicy",
     "campaign_counters", "campaigns", "link_click_stats", "links", "message_statuses", "messages", "to_arrow",
 ]

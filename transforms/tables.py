@@ -62,18 +62,44 @@ class _Counter:
         return self(c.timestamp_readings(arr, tz))
 
 
-def _records(items: Items, keys: list[str], count: _Counter | None = None) -> tuple[int, dict[str, list]]:
+class Columns:
+    """The wanted keys of list items, gathered page by page into one plain list per key, so that a batch of
+    many pages holds strings, not a dict per item: decoded items held across pages survive the garbage
+    collector's young generations, and every full collection then walks them again (bench/README.md).
+    A transform takes a `Columns` where it takes items; items that are not objects are left out and counted."""
+
+    def __init__(self, keys: list[str]):
+        self.values: dict[str, list] = {k: [] for k in keys}
+        self.n = 0  # items gathered
+        self.skipped = 0  # items that were not objects
+
+    def extend(self, items) -> None:
+        given = items if isinstance(items, (list, tuple)) else []
+        kept = [it for it in given if isinstance(it, dict)]
+        self.skipped += len(given) - len(kept)
+        self.n += len(kept)
+        for k, col in self.values.items():
+            col.extend([it.get(k) for it in kept])
+
+    def __len__(self) -> int:
+        return self.n + self.skipped
+
+
+def _records(items: Items | Columns, keys: list[str], count: _Counter | None = None) -> tuple[int, dict[str, list]]:
     """The raw frame, as columns: each wanted key's values (None when absent), built once in one pass per key.
     Items that are not objects are left out, and counted in `count`.
 
     Plain lists rather than a DataFrame: the coercers hand them straight to pyarrow, which is several times
     faster than letting pandas infer and convert object columns first.
     """
-    given = list(items) if isinstance(items, (list, tuple)) else []
-    items = [it for it in given if isinstance(it, dict)]
+    if isinstance(items, Columns):
+        cols = items
+    else:
+        cols = Columns(keys)
+        cols.extend(list(items) if isinstance(items, (list, tuple)) else [])
     if count is not None:
-        count.n += len(given) - len(items)
-    return len(items), {k: [it.get(k) for it in items] for k in keys}
+        count.n += cols.skipped
+    return cols.n, {k: cols.values[k] for k in keys}
 
 
 def _keyed(out: dict, key: str, count: _Counter, table: str, raw_ids: list) -> Normalized:
@@ -190,13 +216,14 @@ def campaign_counters(items: Items, observed_at: Observed) -> Normalized:
 
 # --- messages -------------------------------------------------------------------------------------------------
 
-_MESSAGE_KEYS = [
+MESSAGE_KEYS = [
     "id", "campaignId", "from", "to", "text", "segNum", "segUserBuy", "status", "startSendTs", "statusUpdateTs",
     "countryA2", "operatorName", "uuid",
 ]
+STATUS_KEYS = ["id", "status", "segNum", "startSendTs", "statusUpdateTs"]  # Message/GetSMSStatus items
 
 
-def messages(items: Items, tz: str, observed_at: Observed) -> Normalized:
+def messages(items: Items | Columns, tz: str, observed_at: Observed) -> Normalized:
     """Message/List items -> `messages` rows; `cost` = segments x segment_price (exact decimal).
 
     `first_observed_at` is `observed_at` (the warehouse keeps the earliest on merge). The nested `campaign`
@@ -204,7 +231,7 @@ def messages(items: Items, tz: str, observed_at: Observed) -> Normalized:
     sends both, and without them the row cannot be counted where it belongs.
     """
     k = _Counter()
-    n, raw = _records(items, _MESSAGE_KEYS, k)
+    n, raw = _records(items, MESSAGE_KEYS, k)
     k.n += c.text(raw["status"]).null_count + c.text(raw["campaignId"]).null_count
     segments = k(c.integer(raw["segNum"], "Int32"))
     price = k(c.decimal(raw["segUserBuy"]))
@@ -243,11 +270,11 @@ def _send_and_status_times(raw: dict, tz: str, k: _Counter) -> tuple[pd.Series, 
     return send_started_at, c.not_before(earliest, latest, send_started_at)
 
 
-def message_statuses(items: Items, tz: str, observed_at: Observed) -> Normalized:
+def message_statuses(items: Items | Columns, tz: str, observed_at: Observed) -> Normalized:
     """Message/GetSMSStatus items -> message_id, status, status_raw, is_final, is_unexpected, segments,
     send_started_at, status_updated_at, observed_at. Missing timestamp keys (2016 shape) give NaT."""
     k = _Counter()
-    n, raw = _records(items, ["id", "status", "segNum", "startSendTs", "statusUpdateTs"], k)
+    n, raw = _records(items, STATUS_KEYS, k)
     status, status_raw, is_final, is_unexpected = k(c.status(raw["status"]))
     send_started_at, status_updated_at = _send_and_status_times(raw, tz, k)
     out = {

@@ -33,3 +33,14 @@ def test_no_call_looks_for_a_netrc_file(server, api, monkeypatch):
     api.get_balance()
     api.get_balance()
     assert looked == [] and len(server.requests) == 2
+
+
+def test_a_long_number_is_found_wherever_the_digit_prefilter_lets_the_exact_check_run():
+    from smsapi.client import _maybe_long_number
+
+    assert _maybe_long_number(b'{"id": 1234567890123456789}')  # 19 digits: the exact check runs and matches
+    assert _maybe_long_number(b'{"id": -12345678901234567890123}')
+    assert not _maybe_long_number(b'{"id": 123456789012345678}')  # 18 digits: orjson keeps it exactly
+    assert not _maybe_long_number(b'{"text": "12345678901234567890"}')  # in a string: the prefilter passes it on
+    assert not _maybe_long_number(b'{"cost": 0.12345678901234567890}')  # a fraction: orjson's float is right
+    assert not _maybe_long_number('{"t": "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩"}'.encode())  # non-ASCII digits are not numbers

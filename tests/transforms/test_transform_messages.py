@@ -179,3 +179,22 @@ def test_an_ambiguous_time_after_the_send_start_keeps_its_first_reading(observed
             "statusUpdateTs": "2026-10-25 03:10:00"}
     row = transforms.messages([item], "Europe/Kyiv", observed).frame.iloc[0]
     assert row["status_updated_at"] == pd.Timestamp("2026-10-25 00:10", tz="UTC")
+
+
+def test_columns_gathered_page_by_page_give_the_rows_and_counts_the_items_give(f1_item, f2_items, observed):
+    second = {**f1_item, "id": "11112", "status": "NOSUCH", "segNum": "x"}
+    pages = [[f1_item, "not an object"], [second, {**f1_item, "id": None}], []]
+    gathered = transforms.Columns(transforms.MESSAGE_KEYS)
+    for page in pages:
+        gathered.extend(page)
+    assert len(gathered) == 4 and gathered.skipped == 1
+    from_items = transforms.messages([it for page in pages for it in page], ALMATY, observed)
+    from_columns = transforms.messages(gathered, ALMATY, observed)
+    pd.testing.assert_frame_equal(from_columns.frame, from_items.frame)
+    assert (from_columns.unexpected, from_columns.blank_timestamps) == (from_items.unexpected,
+                                                                        from_items.blank_timestamps)
+    assert from_items.unexpected == 4  # the non-object, the unknown status, the bad segments, the missing id
+    statuses = transforms.Columns(transforms.STATUS_KEYS)
+    statuses.extend(f2_items)
+    pd.testing.assert_frame_equal(transforms.message_statuses(statuses, ALMATY, observed).frame,
+                                  transforms.message_statuses(f2_items, ALMATY, observed).frame)
