@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -50,8 +51,13 @@ def _flatten_value(key: str, value: Any) -> Iterator[tuple[str, str]]:
             yield key, text
 
 
+# Keys and values repeat from call to call (`criteria[campaignIds][57]`, a batch's ids, page numbers): quoting each
+# again cost about a tenth of a backfill's CPU (a Message/List call sends 100 campaign ids), a lookup costs little.
+_quote = lru_cache(maxsize=16384)(quote_plus)
+
+
 def http_build_query(params: Mapping[str, Any] | None) -> str:
     """Encode ``params`` exactly as PHP ``http_build_query`` (PHP_QUERY_RFC1738) does."""
     if not params:
         return ""
-    return "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in flatten(params))
+    return "&".join(f"{_quote(k)}={_quote(v)}" for k, v in flatten(params))
