@@ -94,7 +94,7 @@ def _create_key_file(path: Path) -> None:
     """A new random key, published whole (written under another name, then linked): a concurrent first run
     either makes the file or reads the one the other made, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")  # threads of one process too
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)  # whatever the umask

@@ -69,6 +69,23 @@ def test_the_key_file_is_made_once_with_mode_0600_and_reused(key_path):
     assert [p.name for p in key_path.parent.iterdir()] == ["pii-key"]  # no temporary file left
 
 
+def test_a_key_made_by_another_thread_meanwhile_is_the_one_both_use(key_path, monkeypatch):
+    import os
+
+    link, made_meanwhile = os.link, []
+
+    def link_after_another_thread(source, target):  # another thread of this process makes the key first
+        if not made_meanwhile:
+            made_meanwhile.append(True)
+            privacy._create_key_file(key_path)
+        link(source, target)
+
+    monkeypatch.setattr(os, "link", link_after_another_thread)
+    key = privacy.load_key(create=True)  # its own link finds the file made: it takes that one
+    assert made_meanwhile and key == key_path.read_text().strip().encode()
+    assert [p.name for p in key_path.parent.iterdir()] == ["pii-key"]
+
+
 def test_the_default_key_file_is_under_xdg_config_home_not_the_data_directory(monkeypatch, tmp_path):
     monkeypatch.delenv("SMS_PII_KEY_FILE")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))

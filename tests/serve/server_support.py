@@ -78,6 +78,18 @@ def server_api(url: str, path: str, body: dict | None = None):
         return json.load(response)
 
 
+def deployment_runs(url: str, state_type: str, deployment: str = "test") -> list:
+    """The runs of the served deployment named `deployment` in state `state_type` (`COMPLETED`, `FAILED`, ...)."""
+    found = server_api(url, "/flow_runs/filter", {"deployments": {"name": {"any_": [deployment]}}})
+    return [r for r in found if r["state_type"] == state_type]
+
+
+def failure_alerts(url: str) -> list:
+    """The events of the "a sync failed" automation triggering (flows.serve.alert_automations)."""
+    events = server_api(url, "/events/filter", {"filter": {"event": {"name": ["prefect.automation.triggered"]}}})
+    return [e for e in events["events"] if e["resource"]["prefect.resource.name"].endswith("a sync failed")]
+
+
 def wait_until(what: str, served: subprocess.Popen, log: Path, check):
     """Poll `check()` every 2 s until it returns something true; fail naming `what` after RUN_TIMEOUT."""
     deadline = time.monotonic() + RUN_TIMEOUT

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-from server_support import BIN, _stop, server_api, wait_until
+from server_support import BIN, _stop, deployment_runs, failure_alerts, server_api, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"east": "east" + "6" * 36, "west": "west" + "7" * 36}
@@ -23,14 +23,6 @@ def test_a_served_accounts_schedule_fires_combines_every_account_and_alerts_nami
 
     url, server_env = prefect_server
     data_dir, accounts, serve_log = tmp_path / "data", tmp_path / "agency.toml", tmp_path / "serve.log"
-
-    def runs(state_type: str) -> list:
-        found = server_api(url, "/flow_runs/filter", {"deployments": {"name": {"any_": ["test"]}}})
-        return [r for r in found if r["state_type"] == state_type]
-
-    def failure_alerts() -> list:
-        events = server_api(url, "/events/filter", {"filter": {"event": {"name": ["prefect.automation.triggered"]}}})
-        return [e for e in events["events"] if e["resource"]["prefect.resource.name"].endswith("a sync failed")]
 
     with contextlib.ExitStack() as stack:
         sandboxes, servers = {}, {}
@@ -56,10 +48,11 @@ timezone = "Asia/Almaty"
                                    "--hourly-at-minute", "off", "--name", "test"],
                                   env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         stack.callback(_stop, served)
-        completed = wait_until("no scheduled run completed", served, serve_log, lambda: runs("COMPLETED"))
+        completed = wait_until("no scheduled run completed", served, serve_log,
+                               lambda: deployment_runs(url, "COMPLETED"))
         sandboxes["west"].api_key = "revoked" + "0" * 33  # west's key no longer works: the next run fails, naming it
-        wait_until("no run failed once a key was revoked", served, serve_log, lambda: runs("FAILED"))
-        wait_until("the failure automation did not trigger", served, serve_log, failure_alerts)
+        wait_until("no run failed once a key was revoked", served, serve_log, lambda: deployment_runs(url, "FAILED"))
+        wait_until("the failure automation did not trigger", served, serve_log, lambda: failure_alerts(url))
 
     run = completed[0]
     assert run["auto_scheduled"] and run["parameters"] == {"accounts_file": str(accounts), "data_dir": str(data_dir),
@@ -72,7 +65,7 @@ timezone = "Asia/Almaty"
         con.close()
     assert [name for name, campaigns in per_account if campaigns > 0] == ["east", "west"]
     assert outcomes == [("east", "success"), ("west", "failed")]  # as of the failed run
-    failed = runs("FAILED")[0]
+    failed = deployment_runs(url, "FAILED")[0]
     assert "1 of 2 accounts failed: west: account 'west': API code 8" in failed["state"]["message"]
     assert "$WEST_SMS_API_KEY" in failed["state"]["message"]
     events = server_api(url, "/events/filter", {"filter": {"event": {"name": ["smsetl.sync.failed"]}}})["events"]

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-from server_support import BIN, _stop, server_api, wait_until
+from server_support import BIN, _stop, deployment_runs, failure_alerts, server_api, wait_until
 
 from sandbox.process import SandboxProcess
 
@@ -22,14 +22,6 @@ def test_a_served_schedule_fires_syncs_the_sandbox_and_alerts_when_the_gateway_g
     url, server_env = prefect_server
     data_dir, serve_log = tmp_path / "data", tmp_path / "serve.log"
 
-    def runs(state_type: str) -> list:
-        found = server_api(url, "/flow_runs/filter", {"deployments": {"name": {"any_": ["test"]}}})
-        return [r for r in found if r["state_type"] == state_type]
-
-    def failure_alerts() -> list:
-        events = server_api(url, "/events/filter", {"filter": {"event": {"name": ["prefect.automation.triggered"]}}})
-        return [e for e in events["events"] if e["resource"]["prefect.resource.name"].endswith("a sync failed")]
-
     with open(serve_log, "w") as log:
         sandbox = SandboxProcess(seed=5, campaigns=5, messages=300, now=datetime(2026, 11, 1, 12, 0),
                                  timezone="Asia/Almaty", startup_timeout=60)
@@ -41,13 +33,15 @@ def test_a_served_schedule_fires_syncs_the_sandbox_and_alerts_when_the_gateway_g
                                        "0.25", "--nightly-at", "off", "--hourly-at-minute", "off", "--name", "test"],
                                       env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
             try:
-                completed = wait_until("no scheduled run completed", served, serve_log, lambda: runs("COMPLETED"))
+                completed = wait_until("no scheduled run completed", served, serve_log,
+                                       lambda: deployment_runs(url, "COMPLETED"))
             except BaseException:
                 _stop(served)
                 raise
         try:  # the gateway is gone: the next scheduled run fails, and says so
-            wait_until("no run failed once the gateway stopped", served, serve_log, lambda: runs("FAILED"))
-            wait_until("the failure automation did not trigger", served, serve_log, failure_alerts)
+            wait_until("no run failed once the gateway stopped", served, serve_log,
+                       lambda: deployment_runs(url, "FAILED"))
+            wait_until("the failure automation did not trigger", served, serve_log, lambda: failure_alerts(url))
         finally:
             _stop(served)
 
@@ -61,7 +55,7 @@ def test_a_served_schedule_fires_syncs_the_sandbox_and_alerts_when_the_gateway_g
         con.close()
     logs = server_api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
     assert any(entry["name"] == "smsetl.sync" for entry in logs), "the sync's own log lines reach the run's logs"
-    failed = runs("FAILED")[0]
+    failed = deployment_runs(url, "FAILED")[0]
     logs = server_api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [failed["id"]]}}})
     assert any(e["name"] == "smsetl.alerts" and "last refreshed at" in e["message"] for e in logs)
     deployment = server_api(url, "/deployments/filter", {"deployments": {"name": {"any_": ["test"]}}})[0]
