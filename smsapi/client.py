@@ -369,6 +369,7 @@ class SmsApi:
         self.stats = ApiStats()
         self._links_module: str | None = None
         self._gateway_date: tuple[datetime, float] | None = None  # (latest Date header, monotonic then)
+        self._transport_settings: dict[str, dict[str, Any]] = {}  # per base URL: see _send
         if session is None:
             session = requests.Session()
             session.auth = _KeyInUrl()
@@ -516,11 +517,18 @@ class SmsApi:
     def _send(self, module: str, method: str, body: str) -> tuple[int, Any, str] | _Failure:
         """One HTTP exchange: the envelope ``(code, data, message)`` or a redacted ``_Failure``."""
         url = self.url_for(module, method)
+        # The environment's proxy, CA bundle and certificate settings for this domain, read once, not each call
+        # as `Session.post` does (it parses the proxy variables again for every page).
+        settings = self._transport_settings.get(self.base_url)
         try:
-            response = self.session.post(
-                url, data=body.encode("ascii"), timeout=self.timeout,
+            if settings is None:
+                settings = self.session.merge_environment_settings(url, {}, None, None, None)
+                self._transport_settings[self.base_url] = settings
+            request = requests.Request(
+                "POST", url, data=body.encode("ascii"),
                 headers={"Content-Type": "application/x-www-form-urlencoded", "Cache-Control": "no-cache"},
             )
+            response = self.session.send(self.session.prepare_request(request), timeout=self.timeout, **settings)
             status = response.status_code
             content = response.content
             self._note_gateway_date(response.headers.get("Date"))

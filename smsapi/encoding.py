@@ -32,23 +32,29 @@ def _scalar(value: Any) -> str | None:
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
     """Yield ``(key, value)`` pairs with PHP bracket keys, in insertion order."""
+    pairs: list[tuple[str, str]] = []
     for key, value in params.items():
-        full = f"{prefix}[{key}]" if prefix else str(key)
-        yield from _flatten_value(full, value)
+        _flatten_value(f"{prefix}[{key}]" if prefix else str(key), value, pairs)
+    return iter(pairs)
 
 
-def _flatten_value(key: str, value: Any) -> Iterator[tuple[str, str]]:
-    if isinstance(value, Mapping):
-        yield from flatten(value, key)
+def _flatten_value(key: str, value: Any, pairs: list[tuple[str, str]]) -> None:
+    """Append `value`'s pairs under `key` to `pairs` (a list, not nested generators: a Message/List call sends
+    100 campaign ids, and a generator per level cost more than the encoding itself)."""
+    if type(value) is str:  # the usual leaf (ids arrive as strings) first: no isinstance chain
+        pairs.append((key, value))
+    elif isinstance(value, Mapping):
+        for sub, item in value.items():
+            _flatten_value(f"{key}[{sub}]", item, pairs)
     elif isinstance(value, (list, tuple)) or (
         isinstance(value, Iterable) and not isinstance(value, (str, bytes, bytearray))
     ):
         for i, item in enumerate(value):
-            yield from _flatten_value(f"{key}[{i}]", item)
+            _flatten_value(f"{key}[{i}]", item, pairs)
     else:
         text = _scalar(value)
         if text is not None:
-            yield key, text
+            pairs.append((key, text))
 
 
 # Keys and values repeat from call to call (`criteria[campaignIds][57]`, a batch's ids, page numbers): quoting each

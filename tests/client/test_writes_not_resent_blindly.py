@@ -54,11 +54,11 @@ class RequestNeverArrives(requests.Session):
         super().__init__()
         self.lost = 0
 
-    def post(self, url, *args, **kwargs):
-        if "SendSmsMessage" in url and not self.lost:
+    def send(self, request, **kwargs):
+        if "SendSmsMessage" in request.url and not self.lost:
             self.lost += 1
             raise requests.exceptions.ReadTimeout("read timed out")
-        return super().post(url, *args, **kwargs)
+        return super().send(request, **kwargs)
 
 
 def test_an_sms_the_gateway_never_received_is_sent_once_more_after_the_check(sb, gateway):
