@@ -31,7 +31,7 @@ def _scalar(value: Any) -> str | None:
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
-    """Yield ``(key, value)`` pairs with PHP bracket keys, in insertion order."""
+    """The ``(key, value)`` pairs with PHP bracket keys, in insertion order."""
     pairs: list[tuple[str, str]] = []
     for key, value in params.items():
         _flatten_value(f"{prefix}[{key}]" if prefix else str(key), value, pairs)
