@@ -39,7 +39,7 @@ BACKFILL_DAYS = 120  # the sandbox creates campaigns up to ~60 days before its c
 
 # The floor mirrors the sync's task granularity and windows (flows.steps: CAMPAIGN_BATCH, INFO_BATCH,
 # COUNTERS_BATCH, STATS_BATCH, STATS_TYPES, CLICK_HORIZON): the parent reads them and hands them to the floor
-# child, which imports only smsapi.
+# child, which imports only smsapi and the sync's message batching (flows.message_batches, standard library).
 
 
 # -- child: one measurement ------------------------------------------------------------------------------------
@@ -66,6 +66,13 @@ def _cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _children() -> tuple[float, float]:
+    """CPU seconds and the largest peak RSS (MB) of this process's finished children: the sync's worker
+    processes (flows.processes), which its own figures leave out."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime, r.ru_maxrss / 1024
+
+
 def _batches(ids, size):
     ids = list(ids)
     return [ids[i:i + size] for i in range(0, len(ids), size)]
@@ -75,6 +82,7 @@ def child_floor(spec: dict) -> dict:
     """The calls of a first sync, results discarded."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from flows import message_batches  # the sync's batches by size (standard library only)
     from smsapi import SmsApi
     from smsapi.client import rate_limit_from_env
 
@@ -125,18 +133,20 @@ def child_floor(spec: dict) -> dict:
 
     cpu0, t0 = _cpu_s(), time.perf_counter()
     with api:
-        statuses, need_info = {}, set()
+        statuses, need_info, sizes = {}, set(), {}
         for page in api.list_campaigns(since, until):
             for c in page:
                 cid = int(c["id"])
                 statuses[cid] = c.get("sendStatus")
                 if c.get("sendStatus") != "DONE" or not isinstance(c.get("counters"), dict):
                     need_info.add(cid)  # the sync's rule (flows.steps.extract_campaigns)
+                if isinstance(c.get("counters"), dict):
+                    sizes[cid] = message_batches.count(c["counters"].get("totalMsgNum"))
         ids = sorted(statuses)
         n_messages, clicks = 0, {}
         with ThreadPoolExecutor(max_workers=spec["workers"]) as pool:
             futures = [pool.submit(info, b) for b in _batches(sorted(need_info), spec["counters_batch"])]
-            futures += [pool.submit(messages, b) for b in _batches(ids, spec["campaign_batch"])]
+            futures += [pool.submit(messages, b) for b in message_batches.by_size(ids, sizes, spec["campaign_batch"])]
             futures += [pool.submit(links, b) for b in _batches(ids, spec["info_batch"])]
             futures.append(pool.submit(link_list))
             for f in futures:
@@ -209,11 +219,12 @@ def child_pipeline(spec: dict) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="smsetl-bench-data-"))
     try:
         since = datetime.fromisoformat(spec["since"])
-        cpu0 = _cpu_s()
+        cpu0, (children_cpu0, children_rss0) = _cpu_s(), _children()
         origin[0] = t0 = time.perf_counter()
         summary = sync(str(data_dir), since=since)
         wall = time.perf_counter() - t0
         cpu = _cpu_s() - cpu0
+        children_cpu, children_rss = _children()
         disk = {p.name: sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
                 for p in data_dir.iterdir() if p.is_dir()}
         disk["warehouse.duckdb"] = (data_dir / "warehouse.duckdb").stat().st_size
@@ -224,6 +235,10 @@ def child_pipeline(spec: dict) -> dict:
             "links_with_clicks": summary["links_with_new_clicks"], "calls": summary["api"]["calls"],
             "retries": summary["api"]["retries"], "peak_rss_mb": _rss_mb(), "vm_hwm_mb": _hwm_mb(),
             "rss_after_startup_mb": rss_after_startup,
+            # ru_maxrss of children is a maximum since this process started (Prefect's own subprocesses included):
+            # the workers' only where they raised it
+            "workers_cpu_s": children_cpu - children_cpu0,
+            "workers_peak_rss_mb": children_rss if children_rss > children_rss0 else None,
             "rows": summary["rows"], "mismatches": len(summary["reconciliation_mismatches"]),
             "phases": phases, "disk_bytes": disk}
 
@@ -269,7 +284,7 @@ def run_child(kind: str, spec: dict, sandbox, python: str = sys.executable, scri
                SMS_RATE_LIMIT="none" if spec["rate_limit"] is None else str(spec["rate_limit"]),
                SMSETL_WORKERS=str(spec["workers"]), PYTHONPATH=str(ROOT))
     env.pop("PREFECT_API_URL", None)  # ephemeral mode, as documented in the README
-    before = sandbox.calls()
+    before, sandbox_cpu = sandbox.calls(), sandbox.cpu_s()
     with tempfile.NamedTemporaryFile(mode="r", suffix=".json") as out:
         proc = subprocess.run([python, str(script or Path(__file__).resolve()), "--child", kind,
                                "--spec", json.dumps(spec), "--out", out.name],
@@ -279,6 +294,8 @@ def run_child(kind: str, spec: dict, sandbox, python: str = sys.executable, scri
             raise SystemExit(f"{kind} child failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
         result = json.load(out)
     after = sandbox.calls()
+    if sandbox_cpu is not None:
+        result["sandbox_cpu_s"] = sandbox.cpu_s() - sandbox_cpu
     result["sandbox_calls"] = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
     return result
 
@@ -326,6 +343,13 @@ def report(results: dict) -> str:
         msgs = rs[0]["messages"]
         lines.append(f"{name:<12} {wall:>16.2f} {msgs / wall:>11,.0f} {sum(rs[0]['calls'].values()):>10} "
                      f"{_median([r['cpu_s'] for r in rs]):>7.1f} {max(r['peak_rss_mb'] for r in rs):>12.0f}")
+    sandbox_cpu = {name: _median([r["sandbox_cpu_s"] for r in rs])
+                   for name, rs in (("floor", floor), ("pipeline", pipe)) if all("sandbox_cpu_s" in r for r in rs)}
+    workers_rss = [r["workers_peak_rss_mb"] for r in pipe if r.get("workers_peak_rss_mb")]
+    lines.append(f"CPU s beside the table's: the pipeline's worker processes (SMSETL_PROCESSES) "
+                 f"{_median([r.get('workers_cpu_s', 0.0) for r in pipe]):.1f}"
+                 + (f" (the largest one's peak RSS {max(workers_rss):.0f} MB)" if workers_rss else "")
+                 + "; the sandbox " + (", ".join(f"{name} {v:.1f}" for name, v in sandbox_cpu.items()) or "unknown"))
     ratios = results["ratios"]
     lines += [
         "",

@@ -130,14 +130,16 @@ class AccountRunner(TaskRunner):
 def account_settings(base: Settings, account: Account, data_dir: Path) -> Settings:
     """The settings account `account` syncs with: its URL, key, zone, rate limit (else the base's) and data
     directory over `base`; with `SMS_LAKE_URL`, its lake is published under `<lake url>/accounts/<name>`.
-    Reads the key (`resolve_key`). No `SMSETL_DASK`: that is for the accounts."""
+    Reads the key (`resolve_key`). No `SMSETL_DASK`: that is for the accounts; no worker processes."""
     lake_url = combined.account_lake_url(base.lake_url, account.name) if base.lake_url else None
     settings = base.with_flags(api_url=account.api_url, api_key=account_config.resolve_key(account),
                                timezone=account.timezone, rate_limit=account.rate_limit or None,
                                data_dir=combined.account_dir(data_dir, account.name), lake_url=lake_url)
     # `SMSETL_DASK` spreads the accounts here; each account's sync reads its batches on its own threads, within
-    # the process (the Dask worker) that runs it, not on the cluster a second time.
-    return settings.model_copy(update={"dask": ""})
+    # the process (the Dask worker) that runs it, not on the cluster a second time. Nor in worker processes
+    # (`SMSETL_PROCESSES`): the accounts synced at once already share the cores, and a Dask worker is a daemonic
+    # process, which may not start processes of its own.
+    return settings.model_copy(update={"dask": "", "processes": "0"})
 
 
 def sync_one(account: Account, data_dir: str, since: datetime | None = None, until: datetime | None = None,

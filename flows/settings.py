@@ -52,6 +52,18 @@ class Settings(BaseSettings):
         raise ValueError("must be 'local' (a Dask LocalCluster on this machine) or a scheduler's address such as "
                          "tcp://scheduler:8786 (or blank: threads of this process)")
 
+    # A large backfill's message batches in local worker processes (flows.processes): auto, or 0 (threads) to 64
+    processes: str = Field("auto", alias="SMSETL_PROCESSES")
+
+    @field_validator("processes")
+    @classmethod
+    def _processes(cls, value: str) -> str:
+        value = str(value).strip().lower() or "auto"
+        if value == "auto" or (value.isdigit() and int(value) <= 64):
+            return value if value == "auto" else str(int(value))
+        raise ValueError("must be 'auto' (worker processes for a backfill of 100,000 messages or more, on a machine "
+                         "of two cores or more) or a number of worker processes, 0 (the sync's threads) to 64")
+
     # The lake published to S3-compatible storage (storage/objectstore.py); blank: the local lake only.
     lake_url: str = Field("", alias="SMS_LAKE_URL")
     aws_access_key_id: str = Field("", alias="AWS_ACCESS_KEY_ID")

@@ -52,6 +52,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import transforms
+from flows import message_batches
 from flows.progress import Progress
 from flows.settings import current
 from smsapi import SmsApi
@@ -528,6 +529,9 @@ def _take_campaigns(ex: Extractor, params: dict, page: list[dict]) -> None:
         ex.result.ids.setdefault("campaigns", {})[cid] = c.get("sendStatus")
         if c.get("sendStatus") != "DONE" or not isinstance(c.get("counters"), dict):
             ex.result.ids.setdefault("need_info", {})[cid] = True
+        if isinstance(c.get("counters"), dict):  # the size of a full read, where known: how to batch the backfill
+            size = message_batches.count(c["counters"].get("totalMsgNum"))
+            ex.result.ids.setdefault("messages_expected", {})[cid] = size
     ex.result.see("listed", _campaign_times(page))
 
 

@@ -3,7 +3,8 @@
 Tasks are an entity, a window or a batch of up to 100 campaigns, never an API page: a task run costs
 milliseconds, a page a few. Extraction runs on a ThreadPoolTaskRunner; the client's per-method rate limiter
 keeps the threads within the gateway's limit. With `SMSETL_DASK` the message batches run on a Dask cluster
-instead, each worker with its share of the limits (`flows.batches`). The API key never becomes a flow or task
+instead, each worker with its share of the limits (`flows.batches`); a large backfill's run in local worker
+processes (`SMSETL_PROCESSES`, `flows.processes`). The API key never becomes a flow or task
 parameter (Prefect stores parameters): the flow builds its client from the settings (`flows.settings`:
 `SMS_API_KEY`, `SMS_API_URL`, `SMS_TIMEZONE`, `SMS_RATE_LIMIT`, the CLI's flags over them). So does the
 recipients' privacy mode and its key (`SMS_PII`, `SMS_PII_KEY`, `flows.privacy`), checked against the data
@@ -28,7 +29,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import alerts, batches, privacy, resume, steps, webhook_events
+from flows import alerts, batches, message_batches, privacy, resume, steps, webhook_events
+from flows.processes import extract_in_processes, process_count
 from flows.progress import Progress, format_seconds
 from flows.settings import current
 from reports import html as html_report
@@ -325,10 +327,14 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     else:
         status_from = steps.wire_minus(p.status_cursor, steps.STATUS_OVERLAP)
     full = [c for c in full if c not in adopted.settled(listed_ids)]
-    messages = [(batch, None) for batch in steps.batches(full)]
+    sizes = listed.ids.get("messages_expected", {})  # a full read's size by its campaign's counters, where listed
+    messages = [(batch, None) for batch in message_batches.by_size(full, sizes, steps.CAMPAIGN_BATCH)]
     messages += [(batch, status_from) for batch in steps.batches(incremental)]
-    on_dask = bool(current().dask)  # the message batches on a Dask cluster (flows.batches), the rest on threads
-    if not on_dask:
+    settings = current()
+    on_dask = bool(settings.dask)  # the message batches on a Dask cluster (flows.batches), the rest on threads
+    expected = sum(sizes.get(c, 0) for c in full)
+    processes = 0 if on_dask else process_count(settings.processes, expected)
+    if not (on_dask or processes):
         futures += [extract_messages.submit(api, run, stager, batch, from_ts) for batch, from_ts in messages]
     if p.repair.recheck_ids:
         futures += [extract_statuses.submit(api, run, stager, batch)
@@ -336,9 +342,10 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     futures += [extract_links.submit(api, run, stager, batch)
                 for batch in steps.batches([c for c in new if c not in adopted.links], steps.INFO_BATCH)]
     links_future = refresh_links.submit(api, run, stager, run.as_of - steps.CLICK_HORIZON)
-    if on_dask:  # while this process's threads read the rest
+    if on_dask or processes:  # while this process's threads read the rest
         try:
-            result.add(batches.extract_on_dask(run, api, messages))
+            result.add(batches.extract_on_dask(run, api, messages) if on_dask
+                       else extract_in_processes(run, api, messages, processes))
         except Exception:
             wait([*futures, links_future])  # the run fails once nothing writes into its staging any more
             raise

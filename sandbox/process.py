@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -65,6 +67,15 @@ class SandboxProcess:
     def calls(self) -> dict[str, int]:
         """Calls served so far per `Module/Method`, by the sandbox's own count."""
         return self._admin("stats")["calls"]
+
+    def cpu_s(self) -> float | None:
+        """CPU seconds the sandbox process has used so far (user + system; Linux /proc), None where unknown.
+        On loopback the gateway's own CPU shares the machine with the client: benchmarks report it."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.terminate()

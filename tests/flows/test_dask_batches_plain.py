@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from flows import privacy
-from flows.batches import BatchError, RateShare, combined_estimates, extract_batch, rate_share
+from flows.batch_extract import BatchError, RateShare, combined_estimates, extract_batch, rate_share
 from flows.settings import activated, load
 from smsapi.client import ApiStats
 from smsapi.ratelimit import BACK_OFF, RateLimiter
@@ -106,7 +106,7 @@ def test_two_batches_write_into_the_runs_raw_and_staging_with_clients_of_their_o
 def test_a_batch_that_fails_names_the_worker_and_the_cause_never_the_key(gateway, tmp_path, monkeypatch):
     _, server = gateway
     monkeypatch.setenv("SMS_API_KEY", "wrong" + "7" * 35)
-    with pytest.raises(BatchError, match=r"failed on the Dask worker .*:\d+: .*code 8") as caught:
+    with pytest.raises(BatchError, match=r"failed on the worker .*:\d+: .*code 8") as caught:
         extract_batch(str(tmp_path), "r1", datetime(2026, 11, 1, tzinfo=UTC).isoformat(), "Asia/Almaty", [400000],
                       None, _base(server), {})
     assert "7" * 35 not in str(caught.value)

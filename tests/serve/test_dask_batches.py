@@ -73,11 +73,11 @@ def test_one_accounts_batches_on_a_dask_cluster_give_the_threaded_warehouse(pref
         monkeypatch.setenv("SMS_API_KEY", REVOKED)
         good = load(SMS_API_KEY=SANDBOX_API_KEY, SMS_API_URL=servers["dask"].url, SMSETL_DASK="local",
                     SMS_DATA_DIR=str(tmp_path / "dask"))
-        with activated(good), pytest.raises(Exception, match="failed on the Dask worker") as failed:
+        with activated(good), pytest.raises(Exception, match="failed on the worker") as failed:
             sync(str(tmp_path / "dask"), since=datetime(2026, 5, 1, tzinfo=UTC))
     assert "code 8" in str(failed.value) and REVOKED not in str(failed.value)
     failure = _run_summaries(tmp_path / "dask")[-1]
-    assert failure["outcome"] == "failed" and "failed on the Dask worker" in failure["error"], failure
+    assert failure["outcome"] == "failed" and "failed on the worker" in failure["error"], failure
     assert REVOKED not in json.dumps(failure)
     assert failure["api"]["calls"]["Message/List"] >= 1  # the failed batch's calls count in the failed run
     assert dump(tmp_path / "dask" / "warehouse.duckdb") == before  # the run left the data as it was
