@@ -25,19 +25,21 @@ def count(value) -> int:
 
 def by_size(ids: Iterable[int], expected: Mapping[int, int], campaigns: int,
             messages: int = BATCH_MESSAGES) -> list[list[int]]:
-    """`ids` in batches of at most `campaigns` campaigns and about `messages` messages by `expected` (a campaign's
-    `totalMsgNum`; unknown: 0), largest first, so that the last batches to start are the short ones. A campaign
-    larger than `messages` is a batch of its own (its pages cannot be split)."""
+    """`ids` cut in their order into batches of at most `campaigns` campaigns and `messages` messages by `expected` (a
+    campaign's `totalMsgNum`; unknown: 0). A campaign larger than `messages` is a batch of its own (its pages
+    cannot be split). Small campaigns batch as by count alone (`steps.batches`). The batches come largest
+    first."""
     result: list[list[int]] = []
     batch: list[int] = []
     size = 0
-    for cid in sorted(ids, key=lambda c: (-expected.get(c, 0), c)):
+    for cid in ids:
         n = expected.get(cid, 0)
         if batch and (len(batch) >= campaigns or size + n > messages):
-            result.append(sorted(batch))
+            result.append(batch)
             batch, size = [], 0
         batch.append(cid)
         size += n
     if batch:
-        result.append(sorted(batch))
-    return result
+        result.append(batch)
+    # the largest first: the batches that start last, as workers free up, are the short ones
+    return sorted(result, key=lambda b: -sum(expected.get(c, 0) for c in b))

@@ -121,11 +121,13 @@ def test_a_sync_with_its_batches_in_worker_processes_matches_the_ground_truth(pr
     assert backfill["rows"]["messages"]["added"] == sum(t.messages_total for t in sb.ground_truth().values())
 
 
-def test_a_backfill_is_batched_by_its_campaigns_sizes_largest_first():
+def test_a_backfill_is_batched_by_its_campaigns_sizes():
     from flows.message_batches import by_size, count
 
     sizes = {1: 50_000, 2: 9_000, 3: 8_000, 4: 7_000, 5: 100, 6: 100}
-    assert by_size([6, 5, 4, 3, 2, 1, 7], sizes, campaigns=100, messages=20_000) == [[1], [2, 3], [4, 5, 6, 7]]
+    assert by_size([1, 2, 3, 4, 5, 6, 7], sizes, campaigns=100, messages=20_000) == [[1], [2, 3], [4, 5, 6, 7]]
+    # cut in their order, the largest batch first
+    assert by_size([4, 2, 1, 3], sizes, campaigns=100, messages=20_000) == [[1], [4, 2], [3]]
     assert by_size(range(1, 8), {}, campaigns=3) == [[1, 2, 3], [4, 5, 6], [7]]  # sizes unknown: by count only
     assert by_size([], sizes, campaigns=100) == []
     assert [count(v) for v in ("120", 7, None, "x", -3)] == [120, 7, 0, 0, 0]
