@@ -4,7 +4,7 @@ read the same pages; standard library only, so that the floor imports nothing of
 
 A batch's pages are one serial stream (offset paging over its campaigns, page after page), so a backfill of a
 few large batches waits on its largest: at 300,000 messages in 150 campaigns, batches of 100 campaigns made one
-stream of ~217,000 messages (bench/backfill.py). Batches of about `BATCH_MESSAGES` messages by the campaigns'
+stream of ~217,000 messages (bench/backfill.py). Batches of at most `BATCH_MESSAGES` messages by the campaigns'
 own counters keep every worker busy to the end; each costs at most one part-filled page more.
 """
 
