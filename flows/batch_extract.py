@@ -22,9 +22,10 @@ from urllib.parse import quote_plus
 
 from flows import privacy, steps
 from flows.progress import Progress
-from flows.settings import activated, load
+from flows.settings import Settings, activated, load
 from smsapi import SmsApi, redact
 from smsapi.client import rate_limit_from_env
+from storage import rate_limits
 
 log = logging.getLogger("smsetl.sync")
 
@@ -86,6 +87,30 @@ def combined_estimates(batches: list[tuple[Mapping[str, float], float, float]]) 
         for method, rate in learned.items():
             by_method.setdefault(method, []).append(rate * side_by_side)
     return {method: round(sum(rates) / len(rates), 3) for method, rates in by_method.items()}
+
+
+def batch_base(run: steps.RunContext, api: SmsApi, settings: Settings, workers: int) -> tuple[dict, dict[str, float]]:
+    """What each of `workers` batch clients starts from: the settings they run with (`Settings.portable`, no
+    secret; one worker's share of the rate limit) and its share of the learned rates. Tracks the run's
+    `Message/List` calls as its `messages` row, which the batches' outcomes fill (`count_outcome`)."""
+    share = rate_share(settings.rate_limit, {**rate_limits.load(run.data_dir), **api.limiter.learned()}, workers)
+    # The URL the flow's client ended on: a code 13 domain switch is followed once, not once per batch. A batch
+    # runs on its own worker's threads: never on Dask or worker processes of its own.
+    base = {**settings.portable(), "api_url": api.base_url, "rate_limit": share.rate_limit, "dask": "",
+            "processes": "0"}
+    run.progress.track("messages", "Message/List")
+    return base, share.learned
+
+
+def count_outcome(run: steps.RunContext, api: SmsApi, outcome: BatchOutcome) -> None:
+    """A finished batch's calls into the flow's client count, its messages into the run's progress."""
+    api.stats.add_snapshot(outcome.api)
+    run.progress.read("messages", outcome.result.rows["messages"])
+
+
+def adopt_estimates(api: SmsApi, outcomes: list[BatchOutcome]) -> None:
+    """The account's limits as the batches learned them (`combined_estimates`), into the flow's client."""
+    api.limiter.adopt(combined_estimates([(o.learned, o.started, o.ended) for o in outcomes]))
 
 
 def _worker() -> str:

@@ -30,11 +30,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
 from flows import steps
-from flows.batch_extract import BatchOutcome, combined_estimates, extract_batch, rate_share
+from flows.batch_extract import BatchOutcome, adopt_estimates, batch_base, count_outcome, extract_batch
 from flows.cluster import dask_runner
 from flows.settings import Settings, current
 from smsapi import SmsApi
-from storage import rate_limits
 
 log = logging.getLogger("smsetl.sync")
 
@@ -106,14 +105,10 @@ def extract_on_dask(run: steps.RunContext, api: SmsApi, batches: list[tuple[list
     if not batches:
         return result
     slots = cluster_slots(settings)
-    share = rate_share(settings.rate_limit, {**rate_limits.load(run.data_dir), **api.limiter.learned()}, slots)
-    # The URL the flow's client ended on: a code 13 domain switch is followed once, not once per batch.
-    base = {**settings.portable(), "api_url": api.base_url, "rate_limit": share.rate_limit, "dask": ""}
-    run.progress.track("messages", "Message/List")
+    base, learned = batch_base(run, api, settings, slots)
 
-    def counted(outcome: BatchOutcome) -> None:
-        api.stats.add_snapshot(outcome.api)  # a failed batch's calls too: the run made them
-        run.progress.read("messages", outcome.result.rows["messages"])
+    def counted(outcome: BatchOutcome) -> None:  # a failed batch's calls too: the run made them
+        count_outcome(run, api, outcome)
 
     log.info("extract: %d message batches on Dask (%s, %d at once, each at 1/%d of the account's rate limits)",
              len(batches), settings.dask, slots, slots)
@@ -122,12 +117,12 @@ def extract_on_dask(run: steps.RunContext, api: SmsApi, batches: list[tuple[list
         flow_run = extract_message_batches.with_options(task_runner=dask_runner(settings.dask, settings.workers))
         outcomes = flow_run(str(run.data_dir), run.run_id, run.as_of.isoformat(), run.timezone,
                             [{"campaign_ids": ids, "status_from": since} for ids, since in batches],
-                            base, share.learned)
+                            base, learned)
     finally:
         _on_batch.reset(token)
     for outcome in outcomes:
         result.add(outcome.result)
-    api.limiter.adopt(combined_estimates([(o.learned, o.started, o.ended) for o in outcomes]))
+    adopt_estimates(api, outcomes)
     log.info("extract: %d message batches read by %d Dask worker processes", len(outcomes),
              len({o.worker for o in outcomes}))
     return result

@@ -21,10 +21,9 @@ import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from flows import steps
-from flows.batch_extract import BatchError, BatchOutcome, combined_estimates, extract_batch, rate_share
+from flows.batch_extract import BatchError, BatchOutcome, adopt_estimates, batch_base, count_outcome, extract_batch
 from flows.settings import Settings, current
 from smsapi import SmsApi
-from storage import rate_limits
 
 log = logging.getLogger("smsetl.sync")
 
@@ -59,11 +58,7 @@ def extract_in_processes(run: steps.RunContext, api: SmsApi, batches: list[tuple
     if not batches:
         return result
     processes = min(processes, len(batches))
-    share = rate_share(settings.rate_limit, {**rate_limits.load(run.data_dir), **api.limiter.learned()}, processes)
-    # The URL the flow's client ended on: a code 13 domain switch is followed once, not once per batch.
-    base = {**settings.portable(), "api_url": api.base_url, "rate_limit": share.rate_limit, "dask": "",
-            "processes": "0"}
-    run.progress.track("messages", "Message/List")
+    base, learned = batch_base(run, api, settings, processes)
     log.info("extract: %d message batches in %d worker processes (each at 1/%d of the account's rate limits)",
              len(batches), processes, processes)
     outcomes: list[BatchOutcome] = []
@@ -71,7 +66,7 @@ def extract_in_processes(run: steps.RunContext, api: SmsApi, batches: list[tuple
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_worker_secrets, initargs=(_secrets(settings),)) as pool:
         futures = [pool.submit(extract_batch, str(run.data_dir), run.run_id, run.as_of.isoformat(), run.timezone,
-                               ids, since, base, share.learned) for ids, since in batches]
+                               ids, since, base, learned) for ids, since in batches]
         try:
             for future in as_completed(futures):
                 try:
@@ -82,8 +77,7 @@ def extract_in_processes(run: steps.RunContext, api: SmsApi, batches: list[tuple
                     api.stats.add_snapshot(exc.api if isinstance(exc, BatchError) else {})  # its calls were made
                     continue
                 outcomes.append(outcome)
-                api.stats.add_snapshot(outcome.api)
-                run.progress.read("messages", outcome.result.rows["messages"])
+                count_outcome(run, api, outcome)
                 result.add(outcome.result)
                 log.info("extract: %d/%d message batches done in worker processes, %d messages so far",
                          len(outcomes), len(futures), result.rows["messages"])
@@ -92,5 +86,5 @@ def extract_in_processes(run: steps.RunContext, api: SmsApi, batches: list[tuple
             raise
     if failure is not None:
         raise failure
-    api.limiter.adopt(combined_estimates([(o.learned, o.started, o.ended) for o in outcomes]))
+    adopt_estimates(api, outcomes)
     return result
