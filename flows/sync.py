@@ -13,12 +13,15 @@ directory before anything is written.
 
 from __future__ import annotations
 
+import contextvars
 import fcntl
 import json
 import logging
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -339,30 +342,31 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     if p.repair.recheck_ids:
         futures += [extract_statuses.submit(api, run, stager, batch)
                     for batch in steps.batches(p.repair.recheck_ids, steps.STATUS_BATCH)]
-    futures += [extract_links.submit(api, run, stager, batch)
-                for batch in steps.batches([c for c in new if c not in adopted.links], steps.INFO_BATCH)]
-    links_future = refresh_links.submit(api, run, stager, run.as_of - steps.CLICK_HORIZON)
-    if on_dask or processes:  # while this process's threads read the rest
+    links = [extract_links.submit(api, run, stager, batch)
+             for batch in steps.batches([c for c in new if c not in adopted.links], steps.INFO_BATCH)]
+    links.append(refresh_links.submit(api, run, stager, run.as_of - steps.CLICK_HORIZON))
+    # A side thread waits for the links and starts their click series at once, beside the messages instead of
+    # after the last one: under a per-method rate limit, Link/GetStats has a budget of its own.
+    with ThreadPoolExecutor(1, thread_name_prefix="click-series") as side:
+        started_series = side.submit(contextvars.copy_context().run, _start_click_series, api, run, stager,
+                                     dict(result.ids.get("links", {})), links, p, refresh.counters)
         try:
-            result.add(batches.extract_on_dask(run, api, messages) if on_dask
-                       else extract_in_processes(run, api, messages, processes))
+            if on_dask or processes:  # while this process's threads read the rest
+                result.add(batches.extract_on_dask(run, api, messages) if on_dask
+                           else extract_in_processes(run, api, messages, processes))
+            for done, future in enumerate(futures, 1):
+                result.add(future.result())
+                log.info("extract: %d/%d tasks done, %d messages so far", done, len(futures),
+                         result.rows["messages"])
+            clicks = started_series.result()
         except Exception:
-            wait([*futures, links_future])  # the run fails once nothing writes into its staging any more
+            wait([*futures, *links])  # the run fails once nothing writes into its staging any more
+            if started_series.exception() is None:
+                wait(started_series.result().stats)
             raise
-    for done, future in enumerate(futures, 1):
-        result.add(future.result())
-        log.info("extract: %d/%d tasks done, %d messages so far", done, len(futures), result.rows["messages"])
-    result.add(links_future.result())
-
-    clicks_now = result.ids.get("links", {})
-    changed_links = sorted(lid for lid, n in clicks_now.items() if n and n != p.link_clicks.get(lid))
-    # The lake's click counts are this run's after the merge: links whose series are skipped now are kept in a
-    # watermark for the next run that reads series, which would otherwise see no change in them.
-    pending = set(json.loads(p.watermarks.get(steps.PENDING_STATS_WATERMARK) or "[]")) | set(changed_links)
-    series, pending = (sorted(pending), set()) if refresh.counters else ([], pending)
-    run.progress.begin("click stats")
-    stats = [extract_link_stats.submit(api, run, stager, batch) for batch in steps.batches(series, steps.STATS_BATCH)]
-    for future in stats:
+    result.add(clicks.links)
+    run.progress.begin("click stats")  # what is left of them once everything else is read
+    for future in clicks.stats:
         result.add(future.result())
     log.info("extracted in %.1f s: %s", time.monotonic() - t0, dict(result.rows))
     if result.unexpected:  # nulled or flagged in their rows, or left out where no id keys them; raw has them all
@@ -375,8 +379,8 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
     summary = _summary(run, api, started, RUN_SUCCEEDED)
     summary.update(staged_rows=dict(result.rows), unexpected=dict(result.unexpected),
                    blank_timestamps=dict(result.blank_timestamps), adopted_raw_parts=adopted.parts,
-                   links_with_new_clicks=len(changed_links),
-                   new_clicks=sum(max(n - (p.link_clicks.get(lid) or 0), 0) for lid, n in clicks_now.items()),
+                   links_with_new_clicks=len(clicks.changed),
+                   new_clicks=sum(max(n - (p.link_clicks.get(lid) or 0), 0) for lid, n in clicks.now.items()),
                    watermarks={"campaigns_created_from": p.campaigns_from.isoformat(),
                                "status_updated_from": status_from,
                                "status_cursor": cursor,
@@ -384,9 +388,37 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
                                webhook_events.WATERMARK: webhook_watermark,
                                steps.COUNTERS_WATERMARK: run.as_of.isoformat() if refresh.counters else None,
                                steps.SETTLED_WATERMARK: run.as_of.isoformat() if refresh.settled else None,
-                               steps.PENDING_STATS_WATERMARK: json.dumps(sorted(pending))})
+                               steps.PENDING_STATS_WATERMARK: json.dumps(sorted(clicks.pending))})
     summary["scope"] = scope
     return merge_and_publish(run, api, stager, summary, p.tried)
+
+
+@dataclass
+class ClickSeries:
+    links: steps.StepResult  # what the link tasks read
+    now: dict[int, int]
+    changed: list[int]  # links whose click count changed since the last run
+    pending: set[int]  # links whose series this run skips: for the next run that reads series
+    stats: list  # the series' tasks
+
+
+def _start_click_series(api: SmsApi, run: steps.RunContext, stager: steps.Stager, adopted: dict[int, int],
+                        links: list, p: steps.Plan, read_series: bool) -> ClickSeries:
+    """Wait for the link tasks, then start the click series of the links whose clicks changed (with those
+    skipped by the runs since the last that read series), if `read_series`. `adopted`: the click counts of
+    links a killed run read (`flows.resume`), which the tasks' counts update."""
+    read = steps.StepResult()
+    read.ids["links"] = adopted
+    for future in links:
+        read.add(future.result())
+    now = read.ids.get("links", {})
+    changed = sorted(lid for lid, n in now.items() if n and n != p.link_clicks.get(lid))
+    # The lake's click counts are this run's after the merge: links whose series are skipped now are kept in a
+    # watermark for the next run that reads series, which would otherwise see no change in them.
+    pending = set(json.loads(p.watermarks.get(steps.PENDING_STATS_WATERMARK) or "[]")) | set(changed)
+    series, pending = (sorted(pending), set()) if read_series else ([], pending)
+    stats = [extract_link_stats.submit(api, run, stager, batch) for batch in steps.batches(series, steps.STATS_BATCH)]
+    return ClickSeries(read, now, changed, pending, stats)
 
 
 def _summary(run: steps.RunContext, api: SmsApi, started: datetime, outcome: str) -> dict:

@@ -2,6 +2,8 @@
 they are used, the batches themselves in spawned workers against the sandbox, a failing batch, and one sync
 through the real flow with its batches in processes, matching the ground truth."""
 
+import importlib
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -111,8 +113,21 @@ def test_a_sync_with_its_batches_in_worker_processes_matches_the_ground_truth(pr
         for name, value in dict(SMS_API_URL=server.url, SMS_API_KEY=SANDBOX_API_KEY, SMS_TIMEZONE=SANDBOX_TZ,
                                 SMS_RATE_LIMIT="none", SMSETL_PROCESSES="2").items():
             monkeypatch.setenv(name, value)
+        # The batches start only once the click series are being read: which they are, beside the batches, as
+        # soon as the links are (else this waits 30 s in vain, and the assertion below fails).
+        sync_module, stats_calls_seen = importlib.import_module("flows.sync"), []
+
+        def batches_once_click_series_are_read(*args):
+            deadline = time.monotonic() + 30
+            while not server.calls().get("Link/GetStats") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stats_calls_seen.append(server.calls().get("Link/GetStats", 0))
+            return extract_in_processes(*args)
+
+        monkeypatch.setattr(sync_module, "extract_in_processes", batches_once_click_series_are_read)
         state = SyncedSandbox(sb, server, tmp_path / "data")
         backfill = state.sync(since=state.as_of() - timedelta(days=120))
+        assert stats_calls_seen[0] > 0
         assert_matches_truth(state.data_dir, sb.ground_truth(), sb)
         assert backfill["api"]["calls"]["Message/List"] == server.calls()["Message/List"]
         sb.clock.advance(timedelta(days=2))
