@@ -218,7 +218,8 @@ def summarize(runs: list[dict], tools: tuple[str, ...]) -> dict:
         return [wall[num, i] / wall[den, i] for i in reps if (num, i) in wall and (den, i) in wall]
 
     summary = {t: {"wall_s_median": _median([r["wall_s"] for r in rs]),
-                   "cpu_s_median": _median([r["cpu_s"] for r in rs]),
+                   # with its worker processes' (smsetl's batches, dlt's normalize workers): all the tool used
+                   "cpu_s_median": _median([r["cpu_s"] + (r.get("workers_cpu_s") or 0.0) for r in rs]),
                    "peak_rss_mb_max": max(r["peak_rss_mb"] for r in rs),
                    "workers_peak_rss_mb_max": max((r.get("workers_peak_rss_mb") or 0) for r in rs) or None,
                    "api_calls": sum(rs[0]["sandbox_calls"].values()),

@@ -52,7 +52,9 @@ def test_the_dlt_comparison_flags_tools_that_land_different_rows_and_missed_targ
             {"kind": "dlt-tuned", "repeat": 0, "wall_s": 6.0, "messages": 300}]
     for r in runs:
         r.update(cpu_s=1.0, peak_rss_mb=100.0, sandbox_calls=calls)
+    runs[1]["workers_cpu_s"] = 2.5  # smsetl's batches in worker processes: its CPU too
     figures = bench.summarize(runs, bench.TOOLS)
+    assert figures["summary"]["smsetl"]["cpu_s_median"] == 3.5 and figures["summary"]["floor"]["cpu_s_median"] == 1.0
     assert not figures["rows_equal"] and figures["rows_in_messages"] == [299, 300]
     assert figures["ratio_medians"]["dlt-default / smsetl"] == 10.0
     printed = bench.report({**figures, "config": {k: 0 for k in ("messages", "campaigns", "seed", "as_of", "workers",
