@@ -396,10 +396,14 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
 @dataclass
 class ClickSeries:
     links: steps.StepResult  # what the link tasks read
-    now: dict[int, int]
     changed: list[int]  # links whose click count changed since the last run
     pending: set[int]  # links whose series this run skips: for the next run that reads series
     stats: list  # the series' tasks
+
+    @property
+    def now(self) -> dict[int, int]:
+        """Each link's click count now."""
+        return self.links.ids.get("links", {})
 
 
 def _start_click_series(api: SmsApi, run: steps.RunContext, stager: steps.Stager, adopted: dict[int, int],
@@ -418,7 +422,7 @@ def _start_click_series(api: SmsApi, run: steps.RunContext, stager: steps.Stager
     pending = set(json.loads(p.watermarks.get(steps.PENDING_STATS_WATERMARK) or "[]")) | set(changed)
     series, pending = (sorted(pending), set()) if read_series else ([], pending)
     stats = [extract_link_stats.submit(api, run, stager, batch) for batch in steps.batches(series, steps.STATS_BATCH)]
-    return ClickSeries(read, now, changed, pending, stats)
+    return ClickSeries(read, changed, pending, stats)
 
 
 def _summary(run: steps.RunContext, api: SmsApi, started: datetime, outcome: str) -> dict:
