@@ -234,3 +234,25 @@ def test_a_later_observation_of_the_same_message_wins_over_an_earlier_wall_time(
                        hour=13)
     assert run.lake.connect().execute("select status_updated_at::varchar from messages").fetchone() == (
         "2026-10-01 05:40:00+00",)
+
+
+def test_a_run_that_reads_a_message_twice_stages_one_row_and_a_single_read_one(data_dir):
+    """Keys read once skip the window (`lake._repeats_a_key`); a key read twice in the run still gets it."""
+    counts, run = sync_once(data_dir, "r1", [("campaign_info", campaign(1)),
+                                             ("messages", [message(10, 1, "ACCEPTD"), message(11, 1)]),
+                                             ("messages", [message(10, 1, "DELIVRD", "2026-10-02 10:00:00")])])
+    assert counts["messages"].added == 2
+    rows = run.lake.connect().execute("select message_id, status from messages order by 1").fetchall()
+    assert rows == [(10, "DELIVRD"), (11, "DELIVRD")]
+
+
+@pytest.mark.parametrize(("rows", "expected"), [("(1, 'a'), (2, 'a')", False), ("(1, 'a'), (1, 'a')", True),
+                                                ("(1, null), (1, null)", True), ("(1, null), (1, 'a')", False)])
+def test_a_repeated_key_is_found_with_null_parts_grouped_as_the_window_groups_them(rows, expected):
+    import duckdb
+
+    from storage import lake
+
+    spec = lake.TableSpec("k", (), key=("k", "p"))
+    relation = f"select * from (values {rows}) t(k, p)"
+    assert lake._repeats_a_key(duckdb.connect(), relation, spec) is expected
