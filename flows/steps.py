@@ -322,7 +322,7 @@ class Extractor:
 
     def _write(self, params: dict, data) -> None:
         if self.entity == "messages":  # before raw: in hash or drop mode no clear number is stored anywhere
-            data = self.run.pii.protect_messages(data)
+            data = self.run.pii.protect_messages(data, in_place=True)  # the page is ours alone once taken
         self._raw.write(self.method, params, self.run.observed_at, data)
         crashpoint(f"extract.page:{self.entity}")
         if self.entity not in self.BATCHED:

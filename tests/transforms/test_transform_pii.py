@@ -93,6 +93,21 @@ def test_message_items_get_only_their_to_changed_and_the_input_is_left_alone():
     assert protect_messages(items, "keep") is items
 
 
+@pytest.mark.parametrize("mode", ["hash", "drop"])
+def test_in_place_the_same_items_change_as_a_copy_would(mode):
+    items = [{"id": "1", "to": "+7 701 123-45-67"}, "not an object", {"id": "2"}]
+    copied = protect_messages(items, mode, KEY)
+    assert protect_messages(items, mode, KEY, in_place=True) is items
+    assert items == copied
+
+
+@pytest.mark.parametrize("key", [KEY, b"", b"x" * 64, b"y" * 65, bytes(range(200))])
+def test_the_hand_written_hmac_is_the_standard_one(key):
+    """`_hmac_sha256_pads` does RFC 2104 by hand (for speed): the same digest as `hmac`, keys of any length."""
+    expected = hmac.new(key, b"77011234567", "sha256").hexdigest()[:HASH_HEX_CHARS]
+    assert hash_recipient("77011234567", key) == "h:" + expected
+
+
 def test_the_messages_transform_stores_whatever_to_the_policy_left():
     item = {"id": "1", "campaignId": "2", "to": "77011234567", "status": "DELIVRD"}
     policy = transforms.PiiPolicy("hash", KEY)
