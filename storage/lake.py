@@ -321,9 +321,9 @@ class Lake:
 
 def _repeats_a_key(con: duckdb.DuckDBPyConnection, relation: str, spec: TableSpec) -> bool:
     """Whether any key occurs more than once in `relation`. A run's staging mostly holds each key once (a
-    backfill's always), and the window of `dedupe_sql` sorts every row: at 946,716 messages this check and
-    no window took 0.1 s where the window took 1.8 (bench/README.md). Keys with a null part are grouped as the
-    window groups them."""
+    backfill's always), and the window of `dedupe_sql` sorts every row: at 946,716 messages this check took
+    0.1 s, and staging `incoming` without the window 0.4 s against 1.8 s with it (bench/README.md). Keys with
+    a null part are grouped as the window groups them."""
     return con.execute(f"select exists (select 1 from ({relation}) group by {', '.join(spec.key)} "
                        f"having count(*) > 1)").fetchone()[0]
 
