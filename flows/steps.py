@@ -51,11 +51,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 import transforms
 from flows import message_batches
 from flows.progress import Progress
 from flows.settings import current
-from smsapi import SmsApi
+from smsapi import SmsApi, columnar
 from smsapi.client import LINK_STATS_IDS_PER_CALL
 from smsapi.glossary import FINAL_STATUSES, MESSAGE_STATUSES, UNKNOWN_STATUS
 from smsapi.windows import WIRE_FORMAT
@@ -89,6 +92,9 @@ INFO_BATCH = 25  # campaigns per Link/GetLinks task (one call each)
 COUNTERS_BATCH = 100  # campaigns per counters task: one Campaign/List call by criteria[ids]
 STATS_BATCH = 50  # links per Link/GetStats task (5 ids a call)
 STATUS_BATCH = 1000  # message ids per Message/GetSMSStatus task (100 ids a call)
+# Message/List pages decoded straight into Arrow columns of the keys the messages table reads (smsapi.columnar):
+# no dict per item, and raw gets the body as it came. A page in another shape is decoded as usual.
+MESSAGE_PAGES = columnar.decoder(tuple(transforms.MESSAGE_KEYS))
 
 
 @dataclass
@@ -194,8 +200,13 @@ class StepResult:
 WIRE_TS = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
 
-def newest_wire_ts(values: Iterable) -> str | None:
+def newest_wire_ts(values: Iterable | pa.Array) -> str | None:
     """The greatest `YYYY-MM-DD HH:MM:SS` string among `values`; anything else is ignored."""
+    if isinstance(values, pa.Array):  # a batch read by column: strings only
+        newest = pc.max(values).as_py()
+        if newest is None or WIRE_TS.match(newest):
+            return newest
+        values = values.to_pylist()
     strings = [v for v in values if isinstance(v, str)]
     if not strings:
         return None
@@ -317,10 +328,15 @@ class Extractor:
 
     def take(self, params: dict, data) -> None:
         """Hand one API payload to the writer thread (blocks while it is `QUEUE_PAGES` behind)."""
-        self.run.progress.read(self.row, len(data) if isinstance(data, list) else 1, getattr(data, "total", None))
+        items = len(data) if isinstance(data, (list, columnar.ColumnPage)) else 1
+        self.run.progress.read(self.row, items, getattr(data, "total", None))
         self._writer.put((params, data))
 
     def _write(self, params: dict, data) -> None:
+        if isinstance(data, columnar.ColumnPage):  # a Message/List page read by column
+            if self._write_by_column(params, data):
+                return
+            data = data.items()  # its repeats dropped, or a `to` the body cannot be changed in place for
         if self.entity == "messages":  # before raw: in hash or drop mode no clear number is stored anywhere
             data = self.run.pii.protect_messages(data, in_place=True)  # the page is ours alone once taken
         self._raw.write(self.method, params, self.run.observed_at, data)
@@ -332,12 +348,33 @@ class Extractor:
         if len(self._pending) >= self.BATCH_ITEMS:
             self._flush()
 
+    def _write_by_column(self, params: dict, page: columnar.ColumnPage) -> bool:
+        """A whole page as its body into raw and its columns into the batch, its recipients protected in both
+        (`PiiPolicy.protect_body`); False, nothing done, where that is not possible."""
+        if page.positions is not None:
+            return False
+        columns = page.whole
+        protected = self.run.pii.protect_body(page.body, columns.field("to").to_pylist())
+        if protected is None:
+            return False
+        body, recipients = protected
+        if self.run.pii.mode != "keep":
+            fields = [pa.array(recipients, pa.string()) if name == "to" else columns.field(name)
+                      for name in (f.name for f in columns.type)]
+            columns = pa.StructArray.from_arrays(fields, [f.name for f in columns.type])
+        self._raw.write_response(self.method, params, self.run.observed_at, body)
+        crashpoint(f"extract.page:{self.entity}")
+        self._pending.extend_columns(columns)
+        if len(self._pending) >= self.BATCH_ITEMS:
+            self._flush()
+        return True
+
     def _flush(self) -> None:
         batch, self._pending = self._pending, self._new_batch()
         if not len(batch):
             return
         if isinstance(batch, transforms.Columns):
-            self.result.see("statusUpdateTs", batch.values["statusUpdateTs"])
+            self.result.see("statusUpdateTs", batch.column("statusUpdateTs"))
         self._ingest({}, batch)
 
     def _ingest(self, params: dict, data) -> None:
@@ -581,7 +618,8 @@ def extract_messages(api: SmsApi, run: RunContext, stager: Stager, campaign_ids:
     with Extractor(run, stager, "messages", "Message/List") as ex:
         params = {"campaignIds": campaign_ids, "statusUpdateTsFrom": status_from}
         for page in api.list_messages(campaign_ids, status_updated_from=status_from,
-                                      status_updated_to=run.as_of + timedelta(days=1) if status_from else None):
+                                      status_updated_to=run.as_of + timedelta(days=1) if status_from else None,
+                                      decode=MESSAGE_PAGES):
             ex.take(params, page)
     return ex.result
 

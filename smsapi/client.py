@@ -41,7 +41,7 @@ from .errors import (
     error_for,
     short_json,
 )
-from .paginate import PAGE_SIZE, Page, PageNumberPaginator
+from .paginate import PAGE_SIZE, ColumnItems, Page, PageNumberPaginator
 from .ratelimit import RateLimiter
 from .redaction import REDACTED, install_log_redaction, redact, register_secret
 from .windows import format_ts, get_zone, split_windows, to_local
@@ -237,25 +237,36 @@ def _chunks(values: Iterable[Any], size: int) -> Iterator[list]:
         yield chunk
 
 
-def _drop_repeats(items: list, recent: set[int]) -> tuple[list, int, set[int]]:
+def _drop_repeats(items: list | ColumnItems, recent: set[int]) -> tuple[list | ColumnItems, int, set[int]]:
     """Items whose id is not in ``recent`` (the ids of the page before) nor earlier on this page: (kept,
     dropped, this page's ids). A repeat comes from the page before, pushed over the boundary by items that
     joined behind the cursor; an id not seen is kept whatever its order (a gateway that sorts loosely, or an
     id beyond the others' range, must not cost rows), and so is an item without an integer id (the
     transforms count it)."""
-    kept, dropped, ids = [], 0, set()
-    for item in items:
+    by_column = isinstance(items, ColumnItems)
+    raw_ids = items.ids() if by_column else [item.get("id") if isinstance(item, dict) else None for item in items]
+    kept, ids = [], set()
+    for position, raw_id in enumerate(raw_ids):
         try:
-            item_id = int(str(item.get("id")))
-        except (AttributeError, ValueError):
-            kept.append(item)
-            continue
-        if item_id in recent or item_id in ids:
-            dropped += 1
-            continue
-        ids.add(item_id)
-        kept.append(item)
-    return kept, dropped, ids
+            item_id = int(str(raw_id)) if raw_id is not None else None
+        except ValueError:
+            item_id = None
+        if item_id is not None:
+            if item_id in recent or item_id in ids:
+                continue
+            ids.add(item_id)
+        kept.append(position)
+    dropped = len(raw_ids) - len(kept)
+    if not dropped:
+        return items, 0, ids
+    return (items.take(kept) if by_column else [items[i] for i in kept]), dropped, ids
+
+
+def _page(items: list | ColumnItems, total: int | None) -> Page | ColumnItems:
+    if isinstance(items, ColumnItems):
+        items.total = total
+        return items
+    return Page(items, total=total)
 
 
 def _normalise_base(url: str) -> str:
@@ -303,6 +314,10 @@ _NINETEEN_DIGITS = b"0" * 19
 
 def _maybe_long_number(content: bytes) -> bool:
     return _NINETEEN_DIGITS in content.translate(_DIGITS_AS_ZERO) and _LONG_NUMBER.search(content) is not None
+
+
+# A caller's decoder of response bodies (`SmsApi.call`): the envelope of a code-0 answer in its own form, or None.
+Decoder = Callable[[bytes], dict | None]
 
 
 def _loads(content: bytes) -> Any:
@@ -431,8 +446,12 @@ class SmsApi:
 
     # -- the one request loop -------------------------------------------------------------------------------
     def call(self, module: str, method: str, params: Mapping[str, Any] | None = None, *,
-             write: bool = False) -> Any:
+             write: bool = False, decode: Decoder | None = None) -> Any:
         """One API call with every response code handled; returns ``data`` as on the wire.
+
+        ``decode``, if given, is tried on each response body before the JSON decoder: it returns the envelope
+        of a successful answer (code 0) in a form of its own (a listing's items by column, say), or None for
+        the body to be decoded as usual (any other code, or a body it does not take); it must not raise.
 
         Code 100 waits for the background task and returns its final TaskQueue/GetStatus data; code 98 returns
         a ``PartialResult``; code 99 raises ``NothingDoneError`` with the items; fatal codes raise at once.
@@ -450,7 +469,7 @@ class SmsApi:
             if waited > 0:
                 self.stats.add_wait(waited)
             self.stats.add_call(endpoint)
-            outcome = self._send(module, method, body)
+            outcome = self._send(module, method, body, decode)
 
             if isinstance(outcome, _Failure):
                 if write and outcome.maybe_done:
@@ -514,7 +533,8 @@ class SmsApi:
                 raise NothingDoneError(99, message, data, module, method)
             raise error_for(code, message, data, module, method)
 
-    def _send(self, module: str, method: str, body: str) -> tuple[int, Any, str] | _Failure:
+    def _send(self, module: str, method: str, body: str,
+              decode: Decoder | None = None) -> tuple[int, Any, str] | _Failure:
         """One HTTP exchange: the envelope ``(code, data, message)`` or a redacted ``_Failure``."""
         url = self.url_for(module, method)
         # The environment's proxy, CA bundle and certificate settings for this domain, read once, not each call
@@ -546,7 +566,7 @@ class SmsApi:
         if status >= 500:
             return _Failure(f"http {status}", f"HTTP {status} {self.redact(response.reason or '')}".strip())
         try:
-            envelope = _loads(content)
+            envelope = (decode(content) if decode is not None and 200 <= status < 300 else None) or _loads(content)
         except (UnicodeDecodeError, ValueError):
             snippet = self.redact(content[:80].decode("utf-8", "replace"))
             if status in (408, 429) or 200 <= status < 300:
@@ -642,8 +662,9 @@ class SmsApi:
 
     # -- paging helpers -----------------------------------------------------------------------------------
     def paginate(self, module: str, method: str, params: Mapping[str, Any] | None = None,
-                 page_size: int = PAGE_SIZE) -> Iterator[list[dict]]:
-        """Yield the non-empty pages (``Page``: a list; the first one's ``total`` is the listing's
+                 page_size: int = PAGE_SIZE, decode: Decoder | None = None) -> Iterator[list[dict]]:
+        """Yield the non-empty pages (``Page``: a list, or the ``ColumnItems`` that ``decode`` made of it (see
+        ``call``); the first one's ``total`` is the listing's
         ``totalItemCount``) of a List method until an empty page or ``totalItemCount`` is reached.
 
         Pages are read in a stable order, ``sort[id]=ASC`` (unless the caller sorts otherwise), so items that join
@@ -673,7 +694,7 @@ class SmsApi:
             unkeyed = 0
             announce = attempt == 0  # the listing's total, once: a re-read is not more work to show
             while pager.has_next_page:
-                data = self.call(module, method, {**params, "pagination": pager.request_params()})
+                data = self.call(module, method, {**params, "pagination": pager.request_params()}, decode=decode)
                 pager.update_state(data)
                 if pager.total is not None:
                     if last_total is not None and pager.total < last_total and dip is None:
@@ -690,7 +711,7 @@ class SmsApi:
                         items = kept
                         repeated += dropped
                 if items:
-                    yield Page(items, total=pager.total if announce else None)
+                    yield _page(items, pager.total if announce else None)
                 announce = False
             read = len(seen) + unkeyed
             if short is not None and read > short[0]:
@@ -764,9 +785,10 @@ class SmsApi:
     # -- messages -----------------------------------------------------------------------------------------
     def list_messages(self, campaign_ids: Iterable[int | str], status_updated_from: datetime | date | None = None,
                       status_updated_to: datetime | date | None = None, with_number_info: bool = True,
-                      criteria: Mapping[str, Any] | None = None, page_size: int = PAGE_SIZE) -> Iterator[list[dict]]:
+                      criteria: Mapping[str, Any] | None = None, page_size: int = PAGE_SIZE,
+                      decode: Decoder | None = None) -> Iterator[list[dict]]:
         """Pages of Message/List for ``campaign_ids`` (sent ≤100 per call), optionally only messages whose status
-        changed in the given range (walked in ≤90-day windows; an open end means now)."""
+        changed in the given range (walked in ≤90-day windows; an open end means now). ``decode``: see ``call``."""
         windows: list[tuple[str | None, str | None]]
         if status_updated_from is None and status_updated_to is None:
             windows = [(None, None)]
@@ -783,7 +805,7 @@ class SmsApi:
                 if hi is not None:
                     crit["statusUpdateTsTo"] = hi
                 params = {"criteria": crit, "withNumberInfo": 1 if with_number_info else 0}
-                yield from self.paginate("Message", "List", params, page_size)
+                yield from self.paginate("Message", "List", params, page_size, decode)
 
     def get_sms_status(self, message_ids: Iterable[int | str]) -> Iterator[list[dict]]:
         """Message/GetSMSStatus for ``message_ids`` in chunks of 100; yields each chunk's list."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["PAGE_SIZE", "Page", "PageNumberPaginator"]
+__all__ = ["PAGE_SIZE", "ColumnItems", "Page", "PageNumberPaginator"]
 
 PAGE_SIZE = 100  # the largest page the API takes (25, 50 or 100)
 
@@ -16,6 +16,25 @@ class Page(list):
     def __init__(self, items=(), total: int | None = None):
         super().__init__(items)
         self.total = total
+
+
+class ColumnItems:
+    """A page's items decoded by column rather than as a dict each (`SmsApi.call`'s `decode`, for instance
+    `transforms.message_pages`): what paging needs of them, without the client knowing their form. `total`
+    is set as on a `Page`."""
+
+    total: int | None = None
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def ids(self) -> list:
+        """Each item's `id` as sent (None where it has none), in order."""
+        raise NotImplementedError
+
+    def take(self, positions: list[int]) -> ColumnItems:
+        """The items at `positions` (in order): what is left once repeats are dropped."""
+        raise NotImplementedError
 
 
 class PageNumberPaginator:
@@ -36,9 +55,11 @@ class PageNumberPaginator:
         return {"currentPage": self.current_page, "pageSize": self.page_size}
 
     @staticmethod
-    def items_of(data: Any) -> list:
+    def items_of(data: Any) -> list | ColumnItems:
         if isinstance(data, dict):
             items = data.get("items")
+            if isinstance(items, ColumnItems):
+                return items
             return list(items) if items else []
         if isinstance(data, list):
             return data

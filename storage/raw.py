@@ -2,7 +2,9 @@
 
 Layout: `<data>/raw/<entity>/run=<run_id>/part-<pid>-<token>-<n>.jsonl.zst` (`storage.parts`), one record per
 API response:
-`{"method": "Message/List", "params": {...}, "observed_at": "...", "data": <payload>}`.
+`{"method": "Message/List", "params": {...}, "observed_at": "...", "data": <payload>}`, or, for a page written
+as the body it came in (`write_response`: the sync's Message/List pages read by column, `smsapi.columnar`),
+`{..., "response": <the whole response>}`, which readers get as the record with `data` = its `data.items`.
 A part is written under a `.tmp` name and renamed when closed, so a killed run leaves only `.tmp`
 files, which readers ignore. The API key is never part of a record (params exclude it by construction).
 One field is not as received: the `to` of Message/List items (the recipient's phone number) arrives here
@@ -42,6 +44,15 @@ class RawWriter:
         line = orjson.dumps({"method": method, "params": params, "observed_at": observed_at, "data": data})
         with self._lock:
             self._stream.write(line + b"\n")
+            self.records += 1
+
+    def write_response(self, method: str, params: dict, observed_at: str, body: bytes) -> None:
+        """A listing's page as its response body (one JSON object), spliced in whole: no decoding, no encoding."""
+        head = orjson.dumps({"method": method, "params": params, "observed_at": observed_at})
+        if b"\n" in body:  # outside strings a newline is only whitespace (inside one it is escaped): one line
+            body = body.replace(b"\n", b" ")
+        with self._lock:
+            self._stream.write(b"".join((head[:-1], b',"response":', body, b"}\n")))
             self.records += 1
 
     def close(self) -> None:
@@ -90,9 +101,17 @@ def _read_part(part: Path) -> Iterator[dict]:
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
-                yield orjson.loads(line)
+                yield _record(line)
         if buffer.strip():
-            yield orjson.loads(buffer)
+            yield _record(buffer)
+
+
+def _record(line: bytes) -> dict:
+    record = orjson.loads(line)
+    if "response" in record:  # a page written as its body: the record as any other, `data` its items
+        data = record.pop("response").get("data")
+        record["data"] = data.get("items") if isinstance(data, dict) else data
+    return record
 
 
 def rewrite(root: Path, entity: str, change: Callable[[dict], dict]) -> int:

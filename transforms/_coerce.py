@@ -39,8 +39,9 @@ def text(raw) -> pa.Array:
     return text_and_blanks(raw)[0]
 
 
-def text_and_blanks(raw) -> tuple[pa.Array, int]:
-    """`text`, and how many values were sent as blank strings ("" or whitespace only), not as null."""
+def as_strings(raw) -> pa.Array:
+    """Raw column -> arrow string array of the values as sent (ints, bools and the like as their str()), None
+    and NaN as null; blanks are kept."""
     if isinstance(raw, pa.Array):
         arr = raw
     else:
@@ -53,6 +54,12 @@ def text_and_blanks(raw) -> tuple[pa.Array, int]:
         arr = arr.combine_chunks()
     if arr.type != pa.string():
         arr = arr.cast(pa.string())
+    return arr
+
+
+def text_and_blanks(raw) -> tuple[pa.Array, int]:
+    """`text`, and how many values were sent as blank strings ("" or whitespace only), not as null."""
+    arr = as_strings(raw)
     blank = pc.or_(pc.equal(arr, ""), pc.utf8_is_space(arr))  # utf8_is_space: non-empty, all whitespace
     blanks = int(pc.sum(blank).as_py() or 0)
     if blanks:

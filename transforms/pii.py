@@ -43,6 +43,9 @@ class PiiPolicy:
     def protect_messages(self, items, in_place: bool = False):
         return protect_messages(items, self.mode, self.key, in_place)
 
+    def protect_body(self, body: bytes, recipients: list) -> tuple[bytes, list] | None:
+        return protect_body(body, recipients, self.mode, self.key)
+
 
 def check_mode(mode: str, key: bytes | None = None) -> None:
     """A known mode, with a key when it is `hash` (the error never shows the key)."""
@@ -121,3 +124,32 @@ def protect_messages(items, mode: str, key: bytes | None = None, in_place: bool 
         return items
     return [{**item, "to": protect(item["to"])} if isinstance(item, dict) and "to" in item else item
             for item in items]
+
+
+# An object's `to` in a JSON body, written plainly: a string with no escape. Inside a JSON string every quote is
+# escaped, so this can only match a key `to` of some object, never text within a value.
+_TO_IN_BODY = re.compile(rb'"to"(\s*:\s*)"([^"\\]*)"')
+
+
+def protect_body(body: bytes, recipients: list, mode: str, key: bytes | None = None) -> tuple[bytes, list] | None:
+    """A Message/List response body as received, and the `to` of each of its items as decoded (None where
+    null or absent), under `mode`: (the body with every item's `to` protected in place, the protected values).
+    None when the body's `to` keys are not exactly the items' non-null ones, each written plainly (a `to` with
+    an escape, or one in a nested object): a substitution could then miss a number, so the caller protects
+    the decoded items instead (`protect_messages`). Under `keep`, both as given."""
+    check_mode(mode, key)
+    if mode == "keep":
+        return body, recipients
+    parts = _TO_IN_BODY.split(body)  # text, colon, value, text, colon, value, ..., text
+    sent = [value for value in recipients if value is not None]
+    if parts[2::3] != [value.encode() for value in sent]:
+        return None
+    protected = [None if mode == "drop" or value is None else hash_recipient(value, key) for value in recipients]
+    # each plainly written `to`, in order: a blank one hashes to null, as `protect_messages` makes it
+    written = [b"null" if value is None else b'"' + value.encode() + b'"'
+               for value, sent_value in zip(protected, recipients, strict=True) if sent_value is not None]
+    out = []
+    for text, colon, value in zip(parts[0:-1:3], parts[1::3], written, strict=True):
+        out += (text, b'"to"', colon, value)
+    out.append(parts[-1])
+    return b"".join(out), protected

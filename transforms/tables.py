@@ -63,13 +63,15 @@ class _Counter:
 
 
 class Columns:
-    """The wanted keys of list items, gathered page by page into one plain list per key, so that a batch of
-    many pages holds strings, not a dict per item: decoded items held across pages survive the garbage
-    collector's young generations, and every full collection then walks them again (bench/README.md).
-    A transform takes a `Columns` where it takes items; items that are not objects are left out and counted."""
+    """The wanted keys of list items, gathered page by page into columns, so that a batch of many pages holds
+    strings, not a dict per item: decoded items held across pages survive the garbage collector's young
+    generations, and every full collection then walks them again (bench/README.md). Pages come as dicts
+    (`extend`: one plain list per key) or already by column (`extend_columns`: Arrow arrays, kept as they
+    are). A transform takes a `Columns` where it takes items; items that are not objects are left out and
+    counted."""
 
     def __init__(self, keys: list[str]):
-        self.values: dict[str, list] = {k: [] for k in keys}
+        self._chunks: dict[str, list] = {k: [] for k in keys}  # per key: plain lists and Arrow arrays, in order
         self.n = 0  # items gathered
         self.skipped = 0  # items that were not objects
 
@@ -78,8 +80,26 @@ class Columns:
         kept = [it for it in given if isinstance(it, dict)]
         self.skipped += len(given) - len(kept)
         self.n += len(kept)
-        for k, col in self.values.items():
-            col.extend([it.get(k) for it in kept])
+        for k, chunks in self._chunks.items():
+            values = [it.get(k) for it in kept]
+            if chunks and isinstance(chunks[-1], list):
+                chunks[-1].extend(values)
+            else:
+                chunks.append(values)
+
+    def extend_columns(self, columns: pa.StructArray) -> None:
+        """A page's items by column: a struct array with (at least) the wanted keys as string fields."""
+        self.n += len(columns)
+        for k, chunks in self._chunks.items():
+            chunks.append(columns.field(k))
+
+    def column(self, key: str) -> list | pa.Array:
+        """One key's values: a plain list while every page came as dicts, else one Arrow string array (the
+        dicts' values as `_coerce.as_strings` reads them, which is how every coercion reads them anyway)."""
+        chunks = self._chunks[key]
+        if all(isinstance(chunk, list) for chunk in chunks):
+            return chunks[0] if len(chunks) == 1 else [v for chunk in chunks for v in chunk]
+        return pa.concat_arrays([c.as_strings(chunk) if isinstance(chunk, list) else chunk for chunk in chunks])
 
     def __len__(self) -> int:
         return self.n + self.skipped
@@ -99,7 +119,7 @@ def _records(items: Items | Columns, keys: list[str], count: _Counter | None = N
         cols.extend(list(items) if isinstance(items, (list, tuple)) else [])
     if count is not None:
         count.n += cols.skipped
-    return cols.n, {k: cols.values[k] for k in keys}
+    return cols.n, {k: cols.column(k) for k in keys}
 
 
 def _keyed(out: dict, key: str, count: _Counter, table: str, raw_ids: list) -> Normalized:

@@ -1,4 +1,5 @@
-"""smsapi is its own layer: it imports the standard library, requests and orjson only."""
+"""smsapi is its own layer: it imports the standard library, requests and orjson only (pyarrow in the opt-in
+`smsapi.columnar`, which `import smsapi` does not load)."""
 import subprocess
 import sys
 

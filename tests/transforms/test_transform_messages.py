@@ -7,6 +7,7 @@ from transform_payloads import f1_campaign, f1_item, f2_2016_items, f2_items, ob
 from decimal import Decimal
 
 import pandas as pd
+import pyarrow as pa
 
 import transforms
 from transforms import COLUMNS
@@ -198,3 +199,23 @@ def test_columns_gathered_page_by_page_give_the_rows_and_counts_the_items_give(f
     statuses.extend(f2_items)
     pd.testing.assert_frame_equal(transforms.message_statuses(statuses, ALMATY, observed).frame,
                                   transforms.message_statuses(f2_items, ALMATY, observed).frame)
+
+
+def test_columns_from_pages_read_by_column_and_pages_of_dicts_give_the_rows_the_items_give(f1_item, observed):
+    """`extend_columns` (a page the client decoded into Arrow strings) and `extend` (a page of dicts, with a
+    number and a blank where strings belong) mix in one batch without changing a row or a count."""
+    strings = pa.struct([(key, pa.string()) for key in transforms.MESSAGE_KEYS])
+    by_column = [{**f1_item, "id": str(11200 + i), "startSendTs": " " if i == 1 else f1_item["startSendTs"]}
+                 for i in range(3)]
+    as_dicts = [{**f1_item, "id": 11300, "segNum": 2}, {**f1_item, "id": "11301", "status": "NOSUCH"}]
+    gathered = transforms.Columns(transforms.MESSAGE_KEYS)
+    gathered.extend_columns(pa.array([{k: it.get(k) for k in transforms.MESSAGE_KEYS} for it in by_column[:2]],
+                                     type=strings))
+    gathered.extend(as_dicts)
+    gathered.extend_columns(pa.array([{k: by_column[2].get(k) for k in transforms.MESSAGE_KEYS}], type=strings))
+    assert len(gathered) == 5
+    from_items = transforms.messages([*by_column[:2], *as_dicts, by_column[2]], ALMATY, observed)
+    from_columns = transforms.messages(gathered, ALMATY, observed)
+    pd.testing.assert_frame_equal(from_columns.frame, from_items.frame)
+    assert (from_columns.unexpected, from_columns.blank_timestamps) == (from_items.unexpected, 1)
+    assert from_columns.frame["segments"].tolist()[2] == 2

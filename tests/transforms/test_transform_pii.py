@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import json
 import re
 
 import pytest
@@ -12,6 +13,7 @@ from transforms.pii import (
     PiiPolicy,
     hash_recipient,
     normalize_number,
+    protect_body,
     protect_messages,
     protect_recipient,
 )
@@ -113,3 +115,45 @@ def test_the_messages_transform_stores_whatever_to_the_policy_left():
     policy = transforms.PiiPolicy("hash", KEY)
     frame = transforms.messages(policy.protect_messages([item]), "Asia/Almaty", "2026-11-01 00:00:00").frame
     assert frame["recipient"].tolist() == [hash_recipient("77011234567", KEY)]
+
+
+# -- a response body changed in place (the sync's Message/List pages read by column) ------------------------------
+
+def _body(items) -> bytes:
+    return json.dumps({"code": 0, "data": {"items": items, "totalItemCount": str(len(items))}}).encode()
+
+
+BODY_ITEMS = [
+    {"id": "1", "to": "77011234567", "text": 'a text that says "to":"77000000000"', "campaign": {"from": "X"}},
+    {"id": "2", "to": None},
+    {"id": "3"},
+    {"id": "4", "to": "+7 (701) 765-43-21"},
+    {"id": "5", "to": ""},
+]
+
+
+@pytest.mark.parametrize("mode", ["hash", "drop", "keep"])
+def test_a_body_gets_the_same_recipients_as_its_decoded_items_would(mode):
+    body = _body(BODY_ITEMS)
+    changed, recipients = protect_body(body, [item.get("to") for item in BODY_ITEMS], mode, KEY)
+    expected = protect_messages(json.loads(body)["data"]["items"], mode, KEY)
+    assert json.loads(changed)["data"]["items"] == expected  # the text that only looks like a key is untouched
+    assert recipients == [item.get("to") for item in expected]
+    if mode != "keep":
+        assert b"77011234567" not in changed and b"765-43-21" not in changed
+
+
+def test_a_body_with_spaces_around_its_colons_is_changed_too():
+    body = json.dumps({"data": {"items": [{"id": "1", "to": "77011234567"}]}}, indent=1).encode()
+    changed, _ = protect_body(body, ["77011234567"], "hash", KEY)
+    assert json.loads(changed)["data"]["items"][0]["to"] == hash_recipient("77011234567", KEY)
+
+
+@pytest.mark.parametrize("body, recipients", [
+    (b'{"items":[{"to":"7701\\u0032"}]}', ["77012"]),  # written with an escape: not found as sent
+    (b'{"items":[{"to":"77012","card":{"to":"77013"}}]}', ["77012"]),  # another object's `to`
+    (b'{"items":[{"card":{"to":"77013"}},{"to":"7701\\u0032"}]}', [None, "77012"]),  # as many, not the same
+], ids=["escaped", "nested", "nested instead"])
+def test_a_body_whose_to_keys_are_not_exactly_the_items_is_not_changed(body, recipients):
+    """The caller then protects the decoded items instead: a substitution could leave a number in clear."""
+    assert protect_body(body, recipients, "hash", KEY) is None
