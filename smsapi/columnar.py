@@ -76,7 +76,7 @@ def _decoder(keys: tuple[str, ...]) -> Decoder:
             # one block, the page; no threads of the pool: they would only compete with the sync's own
             read = pa_json.ReadOptions(use_threads=False, block_size=len(content) + 1)
             table = pa_json.read_json(pa.BufferReader(content), read_options=read, parse_options=parse)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        except pa.ArrowException:  # a type, a key or a shape not the reference's
             return None
         if table.num_rows != 1:
             return None

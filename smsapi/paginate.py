@@ -20,7 +20,7 @@ class Page(list):
 
 class ColumnItems:
     """A page's items decoded by column rather than as a dict each (`SmsApi.call`'s `decode`, for instance
-    `transforms.message_pages`): what paging needs of them, without the client knowing their form. `total`
+    `smsapi.columnar`): what paging needs of them, without the client knowing their form. `total`
     is set as on a `Page`."""
 
     total: int | None = None
