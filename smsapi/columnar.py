@@ -3,12 +3,12 @@
 Opt-in (`SmsApi.call`'s `decode`; the sync's `Message/List` reads use it): the one module of the client that
 imports pyarrow. A body in the reference's shape, `{"code": 0, "data": {"items": [...], "totalItemCount": "N"}}`
 with each wanted field a string or null, becomes a `ColumnPage`: the body as received (raw stores it as it
-came) and the wanted fields as an Arrow struct array, parsed by pyarrow's JSON reader in C++ (12 against
-orjson's 32 us a message to make dicts of a sandbox page, bench/README.md). Anything else gives None and is
-decoded as usual, page by page, with all the dict path's tolerance: a number, boolean or object where a string
-was expected, a key twice in one item, items that are not objects, another code, more than one JSON value, a
-body that is not UTF-8, or one with a run of 19 digits (a number orjson would round: the usual path keeps it
-exact, and raw's reader is orjson).
+came) and the wanted fields as an Arrow struct array, parsed by pyarrow's JSON reader in C++ (18-19 us a
+message of a sandbox page, against 31-37 for `_loads` to make its dicts; bench/README.md, "A fourth look").
+Anything else gives None and is decoded as usual, page by page, with all the dict path's tolerance: a number,
+boolean or object where a string was expected, a key twice in one item, items that are not objects, another
+code, more than one JSON value, a body that is not UTF-8, or one with a run of 19 digits (a number orjson would
+round: the usual path keeps it exact, and raw's reader is orjson).
 """
 
 from __future__ import annotations

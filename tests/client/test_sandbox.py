@@ -4,8 +4,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
+import transforms
 from sandbox import SANDBOX_API_KEY, Faults, Sandbox
-from smsapi import AuthError, NotFoundError
+from smsapi import AuthError, NotFoundError, columnar
 
 NOW = datetime(2026, 11, 1, 12, 0)
 REAL_SLEEP = time.sleep
@@ -202,3 +203,15 @@ def test_a_validation_error_from_the_sandbox_lists_the_bad_field(fresh, client):
         api = client(server.url)
         with pytest.raises(ValidationError, match=r"\(Campaign/Create\).*bad fields: text"):
             api.create_campaign("   ", sender="Shop")
+
+
+def test_the_sandboxs_message_pages_are_read_by_column_with_the_values_the_dict_path_reads(sb, serve, client):
+    """The sync reads Message/List by column (`smsapi.columnar`); a sandbox page that fell back to dicts would
+    only be slower, so this says the sandbox still sends the reference's shape, value for value."""
+    api = client(serve().url)
+    cid = next(cid for cid, t in sb.ground_truth().items() if t.messages_total > 100)
+    by_column = list(api.list_messages([cid], decode=columnar.decoder(tuple(transforms.MESSAGE_KEYS))))
+    as_dicts = list(api.list_messages([cid]))
+    assert by_column and all(isinstance(page, columnar.ColumnPage) for page in by_column)
+    assert [row for page in by_column for row in page.columns.to_pylist()] == \
+        [{k: m.get(k) for k in transforms.MESSAGE_KEYS} for page in as_dicts for m in page]
