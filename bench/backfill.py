@@ -240,7 +240,7 @@ def child_pipeline(spec: dict) -> dict:
             "workers_cpu_s": children_cpu - children_cpu0,
             "workers_peak_rss_mb": children_rss if children_rss > children_rss0 else None,
             "rows": summary["rows"], "mismatches": len(summary["reconciliation_mismatches"]),
-            "phases": phases, "disk_bytes": disk}
+            "phases": phases, "sync_phase_seconds": summary.get("phase_seconds"), "disk_bytes": disk}
 
 
 # -- parent: sandbox, children, table ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import contextvars
 import fcntl
 import json
 import logging
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -317,6 +318,7 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
              len(new), len(need_info), len(p.active_campaigns), len(p.repair.campaigns), len(p.done_recheck))
 
     run.progress.begin("extract")
+    threading.Thread(target=html_report.import_charting, name="import-charting", daemon=True).start()
     adopted = resume.adopt(run, stager)  # what a killed run already fetched (flows.resume): not read again
     result.add(adopted.result)
     futures = [extract_campaign_info.submit(api, run, stager, batch)

@@ -304,7 +304,13 @@ class Lake:
         """Rewrite one file: its existing rows (less the keys `moved_out` of it) and its incoming rows."""
         columns = ", ".join(f.name for f in ARROW_SCHEMAS[table])
         rows = f"select {columns} from incoming {incoming_filter}"  # one row per key already
+        # A rewritten file is sorted by key, so that a merge that changes none of its rows writes the same bytes
+        # (and the object store uploads nothing: `storage.objectstore`). A new file is written in no particular
+        # order: a backfill's 946,716 messages, sorted under the memory cap, spilled to disk, 5.9 s of writing
+        # against 2.4 (bench/README.md).
+        order = ""
         if existing:
+            order = f"order by {', '.join(spec.key)}"
             old = _relation_sql(existing, table)
             if moved_out:
                 old = f"select * from ({old}) anti join ({moved_out}) using ({', '.join(spec.key)})"
@@ -312,7 +318,7 @@ class Lake:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp")
         con.execute(f"""
-            copy (select {columns} from ({rows}) order by {', '.join(spec.key)})
+            copy (select {columns} from ({rows}) {order})
             to {sql_literal(tmp)} (format parquet, compression zstd)
         """)
         crashpoint(f"lake.before_rename:{table}")
