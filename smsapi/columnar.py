@@ -5,7 +5,7 @@ imports pyarrow. A body in the reference's shape, `{"code": 0, "data": {"items":
 with each wanted field a string or null, becomes a `ColumnPage`: the body as received (raw stores it as it
 came) and the wanted fields as an Arrow struct array. msgspec reads it against a typed schema of just those
 fields and skips the rest (a sandbox item's nested campaign is 2.2 of its 2.6 KB): 16.6 us a message of a
-sandbox page, against 29.2 with pyarrow's JSON reader and 18 for `_loads` to make every item's dict
+sandbox page, against 29.2 with pyarrow's JSON reader and about 18 for `_loads` to make every item's dict
 (bench/README.md, "A fifth look"). A key twice in one item reads as the dict path reads it (the last one).
 Anything else gives None and is decoded as usual, page by page, with all the dict path's tolerance: a number,
 boolean or object where a string was expected, items that are not objects, another code, more than one JSON
