@@ -221,6 +221,28 @@ def test_an_empty_warehouse_renders_every_section_and_a_placeholder_per_chart(em
     assert "no campaigns in the warehouse" in tree.find("section", id="headline").text
 
 
+def test_every_section_queries_the_callers_database_in_its_time_zone(data_dir, monkeypatch):
+    # The sections run two at a time, each thread on its own cursor; a DuckDB cursor starts in the in-memory
+    # database and the machine's zone, not in the caller's.
+    from reports import html
+    from storage import warehouse
+
+    seen, rows = [], html._rows
+
+    def recording_rows(con, sql, params=None):
+        seen.append(con.execute("select current_database(), current_setting('TimeZone')").fetchone())
+        return rows(con, sql, params)
+
+    monkeypatch.setattr(html, "_rows", recording_rows)
+    con = warehouse.connect(data_dir)  # the file attached to an in-memory database, as the sync reads it
+    try:
+        con.execute("set timezone = 'Asia/Tokyo'")
+        render_report(con)
+    finally:
+        con.close()
+    assert len(seen) > 8 and set(seen) == {("warehouse", "Asia/Tokyo")}
+
+
 def test_the_cli_offers_report_with_its_options():
     from smsetl.cli import build_parser
 
