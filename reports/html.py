@@ -491,14 +491,22 @@ def _draw_status_mix(fig, campaigns) -> bool:
         return False
     fig.set_size_inches(9, max(2.2, 0.9 + 0.24 * len(campaigns)))
     ax = fig.subplots()
+    from matplotlib.collections import PolyCollection
+
     labels = [_label(f"{c['campaign_id']} {c['campaign_name'] or ''}".strip(), 28) for c in campaigns][::-1]
     left = [0.0] * len(campaigns)
+    half = 0.75 / 2  # a bar's half height
     for column, name, colour in STATUS_MIX:
         shares = [c[column] / c["messages_total"] for c in campaigns][::-1]
         if any(shares):
-            ax.barh(range(len(campaigns)), shares, left=left, color=colour, label=name, height=0.75)
+            # One collection a status, not `barh`'s patch a bar: 8 artists to lay out and draw, not up to 1,600
+            # (the chart took 0.6 of the report's 1.8 s at 200 campaigns).
+            bars = [((x, y - half), (x + w, y - half), (x + w, y + half), (x, y + half))
+                    for y, (x, w) in enumerate(zip(left, shares)) if w]
+            ax.add_collection(PolyCollection(bars, facecolors=colour, linewidths=0, label=name), autolim=False)
         left = [a + b for a, b in zip(left, shares)]
     ax.set_yticks(range(len(campaigns)), labels)
+    ax.set_ylim(-0.5, len(campaigns) - 0.5)
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(_percent())
     ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=4, frameon=False, fontsize=8)

@@ -243,6 +243,25 @@ def test_every_section_queries_the_callers_database_in_its_time_zone(data_dir, m
     assert len(seen) > 8 and set(seen) == {("warehouse", "Asia/Tokyo")}
 
 
+def test_the_status_mix_stacks_each_campaigns_shares_in_status_order_the_first_campaign_on_top():
+    from matplotlib.figure import Figure
+
+    from reports.html import STATUS_MIX, _draw_status_mix
+
+    counts = dict.fromkeys((column for column, _, _ in STATUS_MIX), 0)
+    campaigns = [{**counts, "campaign_id": 1, "campaign_name": "a", "messages_total": 4, "delivered": 3, "expired": 1},
+                 {**counts, "campaign_id": 2, "campaign_name": "b", "messages_total": 5, "pending": 5}]
+    fig = Figure()
+    assert _draw_status_mix(fig, campaigns)
+    (ax,) = fig.axes
+    bars = {c.get_label(): [(p.vertices[:, 0].min(), p.vertices[:, 0].max(), p.vertices[:, 1].min() + 0.375)
+                            for p in c.get_paths()] for c in ax.collections}  # (left, right, centre) of each
+    assert bars == {"delivered": [(0.0, 0.75, 1.0)], "pending": [(0.0, 1.0, 0.0)], "expired": [(0.75, 1.0, 1.0)]}
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["2 b", "1 a"]  # bottom to top
+    assert ax.get_xlim() == (0, 1) and [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "delivered", "pending", "expired"]
+
+
 def test_the_cli_offers_report_with_its_options():
     from smsetl.cli import build_parser
 
