@@ -149,7 +149,7 @@ def generate_lake(lake_root: Path, messages: int, campaigns: int, memory_limit: 
     import duckdb
     import pyarrow.parquet as pq
 
-    from storage.lake import sql_literal
+    from storage.lake import PARQUET_OPTIONS, sql_literal
     from transforms import ARROW_SCHEMAS
 
     con = duckdb.connect(config={"memory_limit": memory_limit,
@@ -166,7 +166,7 @@ def generate_lake(lake_root: Path, messages: int, campaigns: int, memory_limit: 
         path.parent.mkdir(parents=True, exist_ok=True)
         con.execute(f"create or replace view {table} as {body}")
         columns = ", ".join(schema.names)
-        con.execute(f"copy (select {columns} from {table}) to {sql_literal(path)} (format parquet, compression zstd)")
+        con.execute(f"copy (select {columns} from {table}) to {sql_literal(path)} ({PARQUET_OPTIONS})")
         # Cast to the table's Arrow schema: exactly what the lake holds after a sync (the same types).
         data = pq.read_table(path)
         if data.schema != schema:
