@@ -47,31 +47,34 @@ class ApiError(Exception):
         self.code, self.message, self.data = code, message, data
 
 
-class Raw(str):
-    """A pre-rendered JSON fragment."""
+class Raw:
+    """A pre-rendered JSON fragment, spliced in as is by :func:`dumps`."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, json_text: str):
+        self.json = json_text
+
+
+_RAW_MARK = re.compile(r'"@@RAW(\d+)@@"')
 
 
 def dumps(envelope: dict) -> bytes:
     raws: list[str] = []
 
     def default(o):
+        # json's encoder calls this only for what it cannot encode itself: a Raw costs nothing until met, where
+        # a walk of the envelope to find them cost more than encoding it (a Message/List page holds 3,000 values)
+        if isinstance(o, Raw):
+            raws.append(o.json)
+            return f"@@RAW{len(raws) - 1}@@"
         if isinstance(o, np.integer):
             return int(o)
         raise TypeError(type(o))
 
-    def walk(o):
-        if isinstance(o, Raw):
-            raws.append(o)
-            return f"@@RAW{len(raws) - 1}@@"
-        if isinstance(o, dict):
-            return {k: walk(v) for k, v in o.items()}
-        if isinstance(o, list):
-            return [walk(v) for v in o]
-        return o
-
-    s = json.dumps(walk(envelope), default=default, separators=(",", ":"))
+    s = json.dumps(envelope, default=default, separators=(",", ":"))
     if raws:
-        s = re.sub(r'"@@RAW(\d+)@@"', lambda m: raws[int(m.group(1))], s)
+        s = _RAW_MARK.sub(lambda m: raws[int(m.group(1))], s)
     return s.encode()
 
 
@@ -582,18 +585,19 @@ def message_list(sb: World, p: dict, ctx):
     texts = sb.message_texts(pidx)
     nums = sb.message_numbers(pidx)
     uuids = sb.message_uuids(pidx)
+    starts, updates = sb.fmt_many(psst), sb.fmt_many(pts)
     items = []
-    for k, i in enumerate(pidx.tolist()):
-        ci = int(sb.m_camp[i])
+    for k, (i, ci, seg, status) in enumerate(zip(pidx.tolist(), sb.m_camp[pidx].tolist(), sb.m_seg[pidx].tolist(),
+                                                 pst.tolist())):
         c = sb.campaigns[ci]
         to, country, operator = nums[k]
         items.append({
             "contentProviderName": None, "partnerId": PARTNER_ID, "userId": USER_ID, "usedStopListWords": None,
             "countryA2": country if with_info else None, "operatorName": operator if with_info else None,
             "id": str(MESSAGE_ID_BASE + i), "campaignId": str(CAMPAIGN_ID_BASE + ci),
-            "segNum": str(int(sb.m_seg[i])), "segUserBuy": money(c.price), "status": STATUSES[pst[k]],
+            "segNum": str(seg), "segUserBuy": money(c.price), "status": STATUSES[status],
             "uuid": uuids[k], "from": c.sender, "to": to, "groups": None, "text": texts[k],
-            "startSendTs": sb.fmt(int(psst[k])), "statusUpdateTs": sb.fmt(int(pts[k])), "contactCardId": None,
+            "startSendTs": starts[k], "statusUpdateTs": updates[k], "contactCardId": None,
             "contentProviderId": None, "segPartnerSell": None, "segPartnerBuy": None, "segSystemSell": None,
             "segSystemBuy": None, "systemCurrency": None, "campaign": campaign_raw(sb, ci, False)})
     return {"items": items, "totalItemCount": str(len(idx))}

@@ -1,6 +1,7 @@
 """Fixtures for the client tests: no sleeping, and a loopback HTTP server that plays scripted answers."""
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import threading
@@ -56,12 +57,14 @@ class ScriptedServer:
     """A loopback server. Each request takes the next scripted answer, else asks ``router``.
 
     An answer is a dict (sent as the JSON envelope), or a tuple: ("status", 503), ("drop",),
-    ("truncate", text), ("raw", status, text).
+    ("truncate", text), ("raw", status, text), ("gzip", envelope) (Content-Encoding: gzip). ``peers`` holds
+    the client address of every connection that sent a request.
     """
 
     def __init__(self) -> None:
         self.script: deque = deque()
         self.requests: list[Request] = []
+        self.peers: set[tuple[str, int]] = set()
         self.router: Callable[[Request], Any] = lambda req: {"code": 0, "data": None, "message": ""}
         self.date_header: str | None = None  # the Date header to send (default: this machine's clock)
         outer = self
@@ -79,6 +82,7 @@ class ScriptedServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 req = Request(self.command, self.path, self.rfile.read(length) if length else b"")
                 outer.requests.append(req)
+                outer.peers.add(self.client_address)
                 answer = outer.script.popleft() if outer.script else outer.router(req)
                 if callable(answer):
                     answer = answer(req)
@@ -88,6 +92,14 @@ class ScriptedServer:
                     self._send(answer[1], "<html>server error</html>", "text/html")
                 elif answer[0] == "raw":
                     self._send(answer[1], answer[2], "text/html")
+                elif answer[0] == "gzip":
+                    data = gzip.compress(json.dumps(answer[1]).encode())
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Encoding", "gzip")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
                 elif answer[0] == "drop":
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)

@@ -1,5 +1,6 @@
-"""Response bodies are decoded fast (orjson) and exactly: a number beyond 64 bits stays the integer it was,
-JSON that only the standard decoder accepts still decodes, and no call looks for a ~/.netrc."""
+"""Response bodies are read in one go and decoded fast (orjson) and exactly: a number beyond 64 bits stays the
+integer it was, JSON that only the standard decoder accepts still decodes, a gzip body is unpacked, the
+connection is kept for the next call, and no call looks for a ~/.netrc."""
 
 import requests.sessions
 
@@ -33,6 +34,20 @@ def test_no_call_looks_for_a_netrc_file(server, api, monkeypatch):
     api.get_balance()
     api.get_balance()
     assert looked == [] and len(server.requests) == 2
+
+
+def test_a_gzip_encoded_body_is_decoded(server, api):
+    server.add(("gzip", ok({"balance": "12.5000", "currency": "KZT", "note": "Привет"})))
+    assert api.get_balance() == {"balance": "12.5000", "currency": "KZT", "note": "Привет"}
+
+
+def test_the_body_is_read_whole_and_its_connection_serves_the_next_calls(server, api):
+    # a body read in one go must still hand its connection back to the pool: five calls, one connection
+    page = ok({"items": [{"id": str(i), "text": "x" * 3000} for i in range(100)], "totalItemCount": "100"})
+    server.add(*[page] * 5)
+    for _ in range(5):
+        assert len(api.call("Message", "List", {})["items"]) == 100
+    assert len(server.requests) == 5 and len(server.peers) == 1
 
 
 def test_a_long_number_is_found_wherever_the_digit_prefilter_lets_the_exact_check_run():
