@@ -63,8 +63,8 @@ def dumps(envelope: dict) -> bytes:
     raws: list[str] = []
 
     def default(o):
-        # json's encoder calls this only for what it cannot encode itself: a Raw costs nothing until met, where
-        # a walk of the envelope to find them cost more than encoding it (a Message/List page holds 3,000 values)
+        # json's encoder calls this only for what it cannot encode itself, so finding the Raws needs no walk of
+        # every value of the envelope (some 3,000 on a Message/List page) before encoding it
         if isinstance(o, Raw):
             raws.append(o.json)
             return f"@@RAW{len(raws) - 1}@@"

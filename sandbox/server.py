@@ -63,8 +63,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        # headers and body in one write: end_headers() then write(body) was two sends a response, the first a
-        # small segment the client wakes up for; together they cost the sandbox ~10 % less CPU a page
+        # headers and body in one send: end_headers() then write(body) made two, the first a small segment the
+        # client wakes up for, at every page
         self._headers_buffer.extend((b"\r\n", body))
         self.flush_headers()
 

@@ -176,3 +176,18 @@ def test_get_sms_status_agrees_with_message_list(call, sb):
         [(m["id"], m["status"], m["statusUpdateTs"]) for m in items]
     assert all(m["startSendTs"] is None for m in items if m["status"] == "NEW")
     assert INF > 0
+
+
+def test_a_pages_timestamps_formatted_together_read_as_each_formatted_alone():
+    # Message/List formats a page's times in one vectorized call: the same wall times as one at a time, on both
+    # sides of daylight-saving shifts, and None where a message has no such time yet
+    from sandbox.data import fmt_ts, fmt_ts_many
+
+    rng = np.random.default_rng(3)
+    start = int(datetime(2025, 1, 1).timestamp())
+    ts = np.concatenate([rng.integers(start, start + 2 * 365 * 86400, 2000),
+                         [int(datetime(2026, 3, 29, 0, 59, 59).timestamp()) + k for k in range(0, 7200, 450)],
+                         [INF, 0]])
+    for zone in ("Asia/Almaty", "Europe/Berlin", "America/Sao_Paulo", "UTC"):
+        assert fmt_ts_many(ts, zone) == [fmt_ts(t, zone) for t in ts.tolist()]
+    assert fmt_ts_many(np.array([INF]), "Europe/Berlin") == [None]
