@@ -368,8 +368,12 @@ def _extract_and_publish(run: steps.RunContext, api: SmsApi, started: datetime, 
             raise
     result.add(clicks.links)
     run.progress.begin("click stats")  # what is left of them once everything else is read
-    for future in clicks.stats:
-        result.add(future.result())
+    try:
+        for future in clicks.stats:
+            result.add(future.result())
+    except Exception:
+        wait(clicks.stats)  # as above: the run fails once nothing writes into its staging any more
+        raise
     log.info("extracted in %.1f s: %s", time.monotonic() - t0, dict(result.rows))
     if result.unexpected:  # nulled or flagged in their rows, or left out where no id keys them; raw has them all
         log.warning("unexpected values from the gateway (kept in raw, counted in sync_run_entities): %s",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -56,25 +57,28 @@ class Raw:
         self.json = json_text
 
 
-_RAW_MARK = re.compile(r'"@@RAW(\d+)@@"')
+# A fragment's place holder carries a nonce drawn per call: a string in the data (a message's text, say) cannot
+# guess it, so it is never taken for a place holder and spliced.
+_RAW_MARK = re.compile(r'"@@RAW([0-9a-f]{16}):(\d+)@@"')
 
 
 def dumps(envelope: dict) -> bytes:
     raws: list[str] = []
+    nonce = secrets.token_hex(8)
 
     def default(o):
         # json's encoder calls this only for what it cannot encode itself, so finding the Raws needs no walk of
         # every value of the envelope (some 3,000 on a Message/List page) before encoding it
         if isinstance(o, Raw):
             raws.append(o.json)
-            return f"@@RAW{len(raws) - 1}@@"
+            return f"@@RAW{nonce}:{len(raws) - 1}@@"
         if isinstance(o, np.integer):
             return int(o)
         raise TypeError(type(o))
 
     s = json.dumps(envelope, default=default, separators=(",", ":"))
     if raws:
-        s = _RAW_MARK.sub(lambda m: raws[int(m.group(1))], s)
+        s = _RAW_MARK.sub(lambda m: raws[int(m.group(2))] if m.group(1) == nonce else m.group(0), s)
     return s.encode()
 
 

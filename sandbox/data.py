@@ -90,9 +90,10 @@ def fmt_ts_many(ts, tz: str) -> list[str | None]:
     """:func:`fmt_ts` of each instant in an array, vectorized (a Message/List page writes two a message)."""
     ts = np.asarray(ts, dtype=np.int64)
     finite = ts < INF
-    quarters, where = np.unique(np.where(finite, ts, 0) // _QUARTER, return_inverse=True)
+    known = np.where(finite, ts, 0)  # past the clock: formatted as 0, then given as None
+    quarters, where = np.unique(known // _QUARTER, return_inverse=True)
     offsets = np.array([_offset(tz, int(q) * _QUARTER) for q in quarters.tolist()], dtype=np.int64)
-    walls = np.datetime_as_string((np.where(finite, ts, 0) + offsets[where.ravel()]).astype("datetime64[s]"))
+    walls = np.datetime_as_string((known + offsets[where.ravel()]).astype("datetime64[s]"))
     return [w.replace("T", " ") if ok else None for w, ok in zip(walls.tolist(), finite.tolist())]
 
 

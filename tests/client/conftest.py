@@ -39,6 +39,7 @@ def no_sleep(monkeypatch) -> Sleeps:
 class Request:
     def __init__(self, method: str, path: str, body: bytes):
         parts = urlsplit(path)
+        self.target = path  # as the request line gave it: absolute (`http://host/...`) when sent to a proxy
         self.http_method = method
         self.path = parts.path
         self.query = dict(parse_qsl(parts.query))

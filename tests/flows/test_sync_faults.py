@@ -120,3 +120,46 @@ def test_a_failed_sync_is_recorded_with_its_error_and_leaves_the_data_unchanged(
     assert "API code 8" in outcomes[1][1] and bad_key not in outcomes[1][1]
     con.close()
     assert_matches_truth(state.data_dir, sb.ground_truth(), sb)
+
+
+def test_a_failing_click_series_task_fails_the_run_once_the_other_series_tasks_have_ended(
+        prefect_harness, sandbox_env, tmp_path, monkeypatch):
+    import importlib
+    import time
+
+    from flows import steps
+
+    sync_module = importlib.import_module("flows.sync")
+    monkeypatch.setattr(steps, "STATS_BATCH", 1)  # a task a link
+    real, submitted, started, ended = steps.extract_link_stats, [], [], []
+
+    def the_first_submitted_fails_the_others_take_a_while(api, run, stager, batch):
+        started.append(batch)
+        if batch == submitted[0]:  # the one the flow waits for first
+            raise RuntimeError("the first click series failed")
+        time.sleep(0.5)
+        out = real(api, run, stager, batch)
+        ended.append(batch)
+        return out
+
+    task = sync_module._task(the_first_submitted_fails_the_others_take_a_while, "extract-link-stats")
+
+    class Recorded:
+        def submit(self, api, run, stager, batch):
+            submitted.append(batch)
+            return task.submit(api, run, stager, batch)
+
+    monkeypatch.setattr(sync_module, "extract_link_stats", Recorded())
+    # Seen when the failed run is recorded (its staging dropped, the warehouse published): the flow's task runner
+    # waits for its threads only after that, as the flow ends.
+    at_failure, record_failure = [], sync_module._record_failure
+    monkeypatch.setattr(sync_module, "_record_failure",
+                        lambda *a: (at_failure.append((len(started), len(ended))), record_failure(*a)))
+    sb = small_sandbox(26)
+    with sb.serve(port=0, faults=Faults()) as server:
+        sandbox_env(server.url)
+        state = SyncedSandbox(sb, server, tmp_path / "data")
+        with pytest.raises(RuntimeError, match="the first click series failed"):
+            state.sync(since=state.as_of() - timedelta(days=120))
+    assert len(started) >= 3  # several series tasks, so that some were still running when the first failed
+    assert at_failure == [(len(started), len(started) - 1)]  # every other one had ended; none started after

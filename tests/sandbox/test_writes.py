@@ -49,3 +49,16 @@ def test_create_with_bad_input_is_code_1_listing_the_fields(fresh):
     assert r["code"] == 1 and set(r["data"]) == {"type", "text", "validity"}
     assert all(isinstance(v, list) and v for v in r["data"].values())
     assert call("Campaign/Create")["code"] == 11
+
+
+def test_a_text_that_looks_like_a_pre_rendered_fragments_place_holder_comes_back_as_sent(fresh):
+    # Message/List items carry their campaign as a pre-rendered fragment, spliced in where a place holder was
+    # encoded: a text shaped like a place holder (the old fixed one, or one with a guessed nonce) stays text.
+    sb, _server, call = fresh
+    texts = ["@@RAW0@@", "@@RAW0123456789abcdef:0@@"]
+    cids = [call("Message/SendSmsMessage", {"recipient": "+77011234567", "text": t, "from": "Alpha"})["data"]
+            ["campaignId"] for t in texts]
+    for cid, text in zip(cids, texts, strict=True):
+        items = call("Message/List", {"criteria[campaignIds]": cid})["data"]["items"]
+        assert [m["text"] for m in items] == [text]
+        assert items[0]["campaign"]["id"] == str(cid)
