@@ -247,6 +247,10 @@ def _stage(stager: Stager, table: str, normalized: transforms.Normalized, result
         result.blank_timestamps["messages" if table == "message_statuses" else table] += normalized.blank_timestamps
 
 
+# A `links` record of several calls' items, as the Extractor batches them: each item's campaign, in its params.
+ITEM_CAMPAIGNS = "itemCampaignIds"
+
+
 def ingest(entity: str, record: dict, tz: str, stager: Stager, result: StepResult) -> None:
     """Stage the typed rows of one raw record. The only place where payloads become rows."""
     data, observed_at, params = record["data"], record["observed_at"], record["params"]
@@ -270,7 +274,8 @@ def ingest(entity: str, record: dict, tz: str, stager: Stager, result: StepResul
         _stage(stager, "message_statuses", delivery_reports(data, tz, observed_at), result)
     elif entity == "links":
         campaign_id = params.get("campaignId")
-        normalized = transforms.links(data or [], int(campaign_id) if campaign_id else None, observed_at)
+        campaign_id = params.get(ITEM_CAMPAIGNS) or (int(campaign_id) if campaign_id else None)
+        normalized = transforms.links(data or [], campaign_id, observed_at)
         _stage(stager, "links", normalized, result)
     elif entity == "link_stats":
         stats = transforms.link_click_stats(data, params.get("ids") or [], params["type"], tz, observed_at)
@@ -306,6 +311,7 @@ class Extractor:
         self.row = PROGRESS_ROWS.get(method, entity)
         self.result = StepResult()
         self._pending = self._new_batch()
+        self._link_campaigns: list[int | None] = []  # each pending link's campaign (`ITEM_CAMPAIGNS`)
 
     def _new_batch(self) -> list | transforms.Columns:
         keys = self.BY_COLUMN.get(self.entity)
@@ -341,7 +347,12 @@ class Extractor:
             data = self.run.pii.protect_messages(data, in_place=True)  # the page is ours alone once taken
         self._raw.write(self.method, params, self.run.observed_at, data)
         crashpoint(f"extract.page:{self.entity}")
-        if self.entity not in self.BATCHED:
+        if self.entity == "links" and isinstance(data, list):
+            # Link/GetLinks answers a campaign's few links a call: normalized one call at a time, its hundreds
+            # of calls cost the flow's process more CPU than the backfill's reads around them (bench/README.md).
+            campaign_id = params.get("campaignId")
+            self._link_campaigns.extend([int(campaign_id) if campaign_id else None] * len(data))
+        elif self.entity not in self.BATCHED:
             self._ingest(params, data)
             return
         self._pending.extend(data or [])
@@ -375,7 +386,10 @@ class Extractor:
             return
         if isinstance(batch, transforms.Columns):
             self.result.see("statusUpdateTs", batch.column("statusUpdateTs"))
-        self._ingest({}, batch)
+        params = {}
+        if self.entity == "links":
+            params, self._link_campaigns = {ITEM_CAMPAIGNS: self._link_campaigns}, []
+        self._ingest(params, batch)
 
     def _ingest(self, params: dict, data) -> None:
         record = {"method": self.method, "params": params, "observed_at": self.run.observed_at, "data": data}

@@ -313,14 +313,19 @@ def message_statuses(items: Items | Columns, tz: str, observed_at: Observed) -> 
 
 # --- links ----------------------------------------------------------------------------------------------------
 
-def links(items: Items, campaign_id: int | None, observed_at: Observed) -> Normalized:
-    """Link/GetLinks items (for `campaign_id`) or Link/List items (`campaign_id` None -> null) -> `links` rows."""
+def links(items: Items, campaign_id: int | None | list[int | None], observed_at: Observed) -> Normalized:
+    """Link/GetLinks items (for `campaign_id`) or Link/List items (`campaign_id` None -> null) -> `links` rows.
+    `campaign_id` may also be a list, one per item: several calls' items normalized at once (`flows.steps`)."""
     k = _Counter()
     n, raw = _records(items, ["id", "code", "shortLink", "fullLink", "comment", "status", "clickCnt", "redirectCnt"],
                       k)
+    if isinstance(campaign_id, list):  # the kept items' (`_records` leaves out what is not an object)
+        campaign_ids = [cid for item, cid in zip(items, campaign_id, strict=True) if isinstance(item, dict)]
+    else:
+        campaign_ids = [campaign_id] * n
     out = {
         "link_id": k(c.integer(raw["id"])),
-        "campaign_id": pd.Series([campaign_id] * n, dtype="Int64"),
+        "campaign_id": pd.Series(campaign_ids, dtype="Int64"),
         "code": c.string(raw["code"]),
         "short_link": c.string(raw["shortLink"]),
         "full_link": c.string(raw["fullLink"]),

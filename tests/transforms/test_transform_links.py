@@ -39,6 +39,15 @@ def test_getlinks_items_take_the_given_campaign(observed):
     assert row["short_link"] == "http://mbzn.co/ceB" and pd.isna(row["comment"]) and pd.isna(row["status"])
 
 
+def test_several_calls_items_take_each_its_own_campaign_and_junk_is_counted(observed):
+    items = [*GETLINKS, "junk", {**GETLINKS[0], "id": "4170"}, {**GETLINKS[0], "id": "4171"}]
+    result = transforms.links(items, [399768, 399768, 399769, None], observed)
+    assert result.frame["link_id"].tolist() == [4165, 4170, 4171]
+    assert result.frame["campaign_id"].tolist() == [399768, 399769, pd.NA] and result.unexpected == 1
+    with pytest.raises(ValueError):  # one campaign an item, or none
+        transforms.links(items, [399768], observed)
+
+
 def test_link_list_items_have_a_null_campaign(observed):
     row = transforms.links(LINKLIST, None, observed).frame.iloc[0]
     assert pd.isna(row["campaign_id"]) and row["status"] == 1 and row["comment"] == "promo"
