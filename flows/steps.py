@@ -251,6 +251,12 @@ def _stage(stager: Stager, table: str, normalized: transforms.Normalized, result
 ITEM_CAMPAIGNS = "itemCampaignIds"
 
 
+def _link_campaign(params: dict) -> int | None:
+    """The campaign a links call was for: Link/GetLinks names one, Link/List none."""
+    campaign_id = params.get("campaignId")
+    return int(campaign_id) if campaign_id else None
+
+
 def ingest(entity: str, record: dict, tz: str, stager: Stager, result: StepResult) -> None:
     """Stage the typed rows of one raw record. The only place where payloads become rows."""
     data, observed_at, params = record["data"], record["observed_at"], record["params"]
@@ -273,9 +279,7 @@ def ingest(entity: str, record: dict, tz: str, stager: Stager, result: StepResul
     elif entity == "webhook_events":  # delivery reports the receiver stored (flows.webhook_events)
         _stage(stager, "message_statuses", delivery_reports(data, tz, observed_at), result)
     elif entity == "links":
-        campaign_id = params.get("campaignId")
-        campaign_id = params.get(ITEM_CAMPAIGNS) or (int(campaign_id) if campaign_id else None)
-        normalized = transforms.links(data or [], campaign_id, observed_at)
+        normalized = transforms.links(data or [], params.get(ITEM_CAMPAIGNS) or _link_campaign(params), observed_at)
         _stage(stager, "links", normalized, result)
     elif entity == "link_stats":
         stats = transforms.link_click_stats(data, params.get("ids") or [], params["type"], tz, observed_at)
@@ -348,10 +352,9 @@ class Extractor:
         self._raw.write(self.method, params, self.run.observed_at, data)
         crashpoint(f"extract.page:{self.entity}")
         if self.entity == "links" and isinstance(data, list):
-            # Link/GetLinks answers a campaign's few links a call: normalized one call at a time, its hundreds
-            # of calls cost the flow's process more CPU than the backfill's reads around them (bench/README.md).
-            campaign_id = params.get("campaignId")
-            self._link_campaigns.extend([int(campaign_id) if campaign_id else None] * len(data))
+            # Link/GetLinks answers a campaign's few links a call: normalized one call at a time, a backfill's
+            # hundreds of calls cost the flow's process about 10 ms of CPU each. Link/List pages batch the same way.
+            self._link_campaigns.extend([_link_campaign(params)] * len(data))
         elif self.entity not in self.BATCHED:
             self._ingest(params, data)
             return
