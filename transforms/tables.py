@@ -13,9 +13,11 @@ objects, are dropped and counted: they cannot be keyed in the warehouse, and raw
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import datetime
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -401,13 +403,12 @@ def link_click_stats(data, link_ids: list, period_type: str, tz: str, observed_a
     k.n += len(items) - len(rows)
     ids = k(c.integer(list(link_ids)))
     answered = set()
-    for row in rows:
-        for key in row:
-            if (m := _GRID_COLUMN.match(key)) is not None:
-                if int(m.group(2)) < len(ids):
-                    answered.add(int(m.group(2)))
-                else:
-                    k.n += 1
+    for key, times in Counter(key for row in rows for key in row).items():  # each column name matched once
+        if (m := _GRID_COLUMN.match(key)) is not None:
+            if int(m.group(2)) < len(ids):
+                answered.add(int(m.group(2)))
+            else:
+                k.n += times  # every cell of it
     starts = _period_starts([r.get("param") for r in rows], period_type)
     k.n += starts.null_count  # a row without a label, or with one not of the type's form
     earliest, latest = k(c.timestamp_readings(starts, tz))
@@ -417,9 +418,16 @@ def link_click_stats(data, link_ids: list, period_type: str, tz: str, observed_a
     n_rows, n_links = len(rows), len(positions)
 
     def counts(prefix: str) -> pd.Series:
-        values = [r.get(f"{prefix}{p}") for p in positions for r in rows]  # position-major
-        typed = k(c.integer(values))
-        blank = c.text(values).is_null().to_numpy(zero_copy_only=False)
+        values = [r.get(key) for key in [f"{prefix}{p}" for p in positions] for r in rows]  # position-major
+        if all(type(v) is int for v in values):  # numbers, as the gateway sends them: no round trip through text
+            try:
+                return pd.Series(np.array(values, dtype=np.int64), dtype="Int64")
+            except OverflowError:  # beyond int64: null and counted, as below
+                pass
+        # Numbers mixed with strings: read as text once, the numbers as their digits (what `as_strings` makes)
+        strings = c.as_strings([str(v) if type(v) is int else v for v in values])
+        typed = k(c.integer(strings))
+        blank = c.text(strings).is_null().to_numpy(zero_copy_only=False)
         return typed.mask(pd.Series(blank) & typed.isna(), 0)
 
     out = {

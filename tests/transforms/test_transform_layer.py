@@ -9,7 +9,7 @@ from pathlib import Path
 import transforms
 
 ALLOWED = {"numpy", "pandas", "pyarrow", "__future__", "datetime", "typing", "decimal", "re", "dataclasses", "hashlib",
-           "functools"}
+           "functools", "collections"}
 GLOSSARY = "smsapi.glossary"  # the gateway's vocabulary: constants only, the one place statuses are spelled out
 
 

@@ -84,6 +84,24 @@ def test_mixed_numbers_strings_nulls_and_empty_strings_read_as_counts(observed):
     assert result.unexpected == 0
 
 
+def test_a_grid_of_numbers_only_reads_as_counts_and_a_number_beyond_int64_is_null_and_counted(observed):
+    """Numbers only (the sandbox's and the captures' usual form) take a path that skips text: it must agree."""
+    grid = _grid([{"param": "2026-11-01", "clicks0": 5, "redirects0": 0, "clicks1": 2**63 - 1, "redirects1": 1},
+                  {"param": "2026-11-02", "clicks0": 0, "redirects0": 3, "clicks1": 7, "redirects1": 0}])
+    result = transforms.link_click_stats(grid, [1, 2], "daily", "UTC", observed)
+    assert str(result.frame["click_count"].dtype) == "Int64" and result.unexpected == 0
+    assert result.frame["click_count"].tolist() == [5, 0, 2**63 - 1, 7]
+    assert result.frame["redirect_count"].tolist() == [0, 3, 1, 0]
+    grid["items"][1]["redirects1"] = True  # not a count: a bool is no number here
+    result = transforms.link_click_stats(grid, [1, 2], "daily", "UTC", observed)
+    assert pd.isna(result.frame["redirect_count"].iloc[3]) and result.unexpected == 1
+    grid["items"][1]["redirects1"] = 0
+    grid["items"][0]["clicks0"] = 2**63
+    result = transforms.link_click_stats(grid, [1, 2], "daily", "UTC", observed)
+    clicks = result.frame["click_count"].tolist()
+    assert pd.isna(clicks[0]) and clicks[1:] == [0, 2**63 - 1, 7] and result.unexpected == 1
+
+
 def test_a_count_that_is_not_a_whole_number_is_kept_null_and_counted(observed):
     grid = _grid([{"param": "2026-11-01", "clicks0": "x", "redirects0": 0}])
     result = transforms.link_click_stats(grid, ["9"], "daily", "UTC", observed)
@@ -102,10 +120,14 @@ def test_five_ids_of_which_some_are_unknown_give_rows_for_the_positions_answered
     assert result.unexpected == 0
 
 
-def test_a_column_beyond_the_ids_sent_is_unexpected(observed):
+def test_a_column_beyond_the_ids_sent_is_unexpected_in_each_row_it_appears(observed):
     grid = _grid([{"param": "2026-11-01", "clicks0": "1", "clicks5": "9"}])
     result = transforms.link_click_stats(grid, [1], "daily", "UTC", observed)
     assert result.frame["link_id"].tolist() == [1] and result.unexpected == 1
+    grid = _grid([{"param": "2026-11-01", "clicks0": "1", "clicks5": "9"}, {"param": "2026-11-02", "clicks5": 0},
+                  {"param": "2026-11-03", "clicks0": 2}])
+    result = transforms.link_click_stats(grid, [1], "daily", "UTC", observed)
+    assert result.frame["click_count"].tolist() == [1, 0, 2] and result.unexpected == 2
 
 
 @pytest.mark.parametrize("label", ["2026-11-01 10", "2026-11-01 10:00", "2026-11-01 10:00:00"])
