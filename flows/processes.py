@@ -1,7 +1,7 @@
 """A large backfill's message batches in local worker processes (`SMSETL_PROCESSES`): the machine's other cores.
 
 On one machine a sync's threads share one core's worth of the GIL, and decoding and staging a page costs the
-client more CPU than fetching it (bench/backfill.py; the README's performance section). So when the campaigns a
+client more CPU than fetching it (bench/backfill.py; bench/README.md). So when the campaigns a
 run reads in full hold many messages (`messages_expected`, from their listed counters), their `Message/List`
 batches run in spawned worker processes (`concurrent.futures`; no Prefect, no Dask), each batch
 `flows.batch_extract.extract_batch` as on a Dask worker, while the flow's threads read the rest (counters, links,
