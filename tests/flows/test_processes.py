@@ -3,6 +3,8 @@ they are used, the batches themselves in spawned workers against the sandbox, a 
 through the real flow with its batches in processes, matching the ground truth."""
 
 import importlib
+import logging
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -99,6 +101,42 @@ def test_a_failing_batch_fails_the_extract_after_the_others_and_never_shows_the_
             extract_in_processes(run, api, [([CAMPAIGN_ID_BASE], None), ([CAMPAIGN_ID_BASE + 1], None)], 2)
     assert "7" * 35 not in str(caught.value)
     assert api.stats.calls["Message/List"] == server.calls()["Message/List"] == 2  # both batches ran, counted
+
+
+class Collected(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.NOTSET)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.mark.parametrize("flow_level", [logging.WARNING, logging.ERROR])
+def test_the_workers_log_records_reach_the_flows_loggers_at_the_flows_levels(run_on_sandbox, monkeypatch,
+                                                                            flow_level):
+    """A retry in a worker is the flow's warning (the CLI and Prefect show it), not a bare line on the worker's
+    stderr; a flow that shows errors only is sent none."""
+    from sandbox import Faults
+
+    sb, server, run, api = run_on_sandbox
+    ids = sorted(sb.ground_truth())
+    server.set_faults(Faults(http_5xx=0.3, seed=3))
+    client_log, collected = logging.getLogger("smsapi"), Collected()
+    monkeypatch.setattr(client_log, "level", flow_level)
+    client_log.addHandler(collected)
+    try:
+        result = extract_in_processes(run, api, [(ids[:1], None), (ids[1:], None)], 2)
+    finally:
+        client_log.removeHandler(collected)
+    assert result.rows["messages"] == sum(t.messages_total for t in sb.ground_truth().values())
+    retries = [r for r in collected.records if "retry" in r.getMessage()]
+    assert sum(api.stats.retries.values()) >= 1  # the workers retried
+    if flow_level == logging.WARNING:
+        assert len(retries) == sum(api.stats.retries.values())  # every retry the workers made, each once
+        assert all(r.levelno == logging.WARNING and r.process != os.getpid() for r in retries)
+    else:
+        assert retries == []
 
 
 def test_a_sync_with_its_batches_in_worker_processes_matches_the_ground_truth(prefect_harness, tmp_path,
