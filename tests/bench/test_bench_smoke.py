@@ -158,7 +158,9 @@ def test_the_incremental_bench_runs_three_syncs_and_counts_their_calls(tmp_path,
     runs = json.loads(out.read_text())["runs"]
     assert list(runs) == ["backfill", "after 1 h", "nothing changed"]
     assert 0 < runs["nothing changed"]["total_calls"] < runs["backfill"]["total_calls"]
-    assert "of the backfill's" in capsys.readouterr().out
+    assert all(r["phase_seconds"]["publish"] > 0 and "merge" in r["phase_seconds"] for r in runs.values())
+    printed = capsys.readouterr().out
+    assert "of the backfill's" in printed and printed.count("  phases s: ") == 3
 
 
 def test_the_s3_publish_bench_finds_the_s3_and_local_warehouses_equal(tmp_path, monkeypatch, capsys,
