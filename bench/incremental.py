@@ -3,11 +3,11 @@ with nothing changed, against the sandbox.
 
     .venv/bin/python bench/incremental.py [--campaigns 200] [--messages 100000] [--hours 1]
 
-Runs three syncs of one data directory, in this process, against an in-process sandbox (`SMS_RATE_LIMIT=none`:
-calls are counted, not timed): the backfill; then, after the sandbox clock moves `--hours` (late delivery
-reports arrive, new campaigns start), an incremental sync; then, with the clock moved one second, a sync with
-nothing changed. Prints the calls per method and the rows added and changed per table of each, and the two
-ratios the issue holds the sync to (nothing changed: <= 1 % of the backfill's calls); writes
+Runs three syncs of one data directory, in this process, against an in-process sandbox (`SMS_RATE_LIMIT=none`):
+the backfill; then, after the sandbox clock moves `--hours` (late delivery reports arrive, new campaigns start),
+an incremental sync; then, with the clock moved one second, a sync with nothing changed. Prints the calls per
+method, the rows added and changed per table and the phase seconds of each (the local work beside the calls), and
+the two ratios the issue holds the sync to (nothing changed: <= 1 % of the backfill's calls); writes
 `bench/results/incremental-<timestamp>.json`.
 """
 
