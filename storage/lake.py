@@ -319,13 +319,7 @@ class Lake:
             old = _relation_sql(existing, table)
             if moved_out:
                 old = f"select * from ({old}) anti join ({moved_out}) using ({', '.join(spec.key)})"
-            # Only the keys that arrive go through the dedupe window, which sorts every row it is given; the
-            # file's other keys have one row each and are carried over as they are (an incremental run touches
-            # few of a month's messages).
-            same_key = " and ".join(f"o.{k} is not distinct from n.{k}" for k in spec.key)
-            kept = f"select {columns} from ({old}) o anti join ({rows}) n on {same_key}"
-            touched = f"select {columns} from ({old}) o semi join ({rows}) n on {same_key}"
-            rows = f"{kept} union all by name {spec.dedupe_sql(f'{touched} union all by name {rows}')}"
+            rows = spec.dedupe_sql(f"select {columns} from ({old}) union all by name {rows}")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp")
         con.execute(f"""
