@@ -353,7 +353,8 @@ class Extractor:
         crashpoint(f"extract.page:{self.entity}")
         if self.entity == "links" and isinstance(data, list):
             # Link/GetLinks answers a campaign's few links a call: normalized one call at a time, a backfill's
-            # hundreds of calls cost the flow's process about 10 ms of CPU each. Link/List pages batch the same way.
+            # hundreds of calls cost the flow's process about 10 ms of CPU each, so they are gathered and
+            # normalized a batch at a time (each row keeps its call's campaign). Link/List pages batch the same way.
             self._link_campaigns.extend([_link_campaign(params)] * len(data))
         elif self.entity not in self.BATCHED:
             self._ingest(params, data)

@@ -419,12 +419,13 @@ def link_click_stats(data, link_ids: list, period_type: str, tz: str, observed_a
 
     def counts(prefix: str) -> pd.Series:
         values = [r.get(key) for key in [f"{prefix}{p}" for p in positions] for r in rows]  # position-major
-        if all(type(v) is int for v in values):  # numbers, as the gateway sends them: no round trip through text
+        if all(type(v) is int for v in values):  # numbers only (a grid without clicks, as captured): no text
             try:
                 return pd.Series(np.array(values, dtype=np.int64), dtype="Int64")
             except OverflowError:  # beyond int64: null and counted, as below
                 pass
-        # Numbers mixed with strings: read as text once, the numbers as their digits (what `as_strings` makes)
+        # Numbers mixed with strings (the capture's zeros are numbers, its other counts strings): read as text
+        # once, the numbers as their digits (what `as_strings` makes of them)
         strings = c.as_strings([str(v) if type(v) is int else v for v in values])
         typed = k(c.integer(strings))
         blank = c.text(strings).is_null().to_numpy(zero_copy_only=False)

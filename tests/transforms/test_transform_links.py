@@ -85,7 +85,8 @@ def test_mixed_numbers_strings_nulls_and_empty_strings_read_as_counts(observed):
 
 
 def test_a_grid_of_numbers_only_reads_as_counts_and_a_number_beyond_int64_is_null_and_counted(observed):
-    """Numbers only (the sandbox's and the captures' usual form) take a path that skips text: it must agree."""
+    """Numbers only (a grid without clicks: the capture sends zeros as numbers) take a path that skips text: it
+    must agree with the mixed one."""
     grid = _grid([{"param": "2026-11-01", "clicks0": 5, "redirects0": 0, "clicks1": 2**63 - 1, "redirects1": 1},
                   {"param": "2026-11-02", "clicks0": 0, "redirects0": 3, "clicks1": 7, "redirects1": 0}])
     result = transforms.link_click_stats(grid, [1, 2], "daily", "UTC", observed)
