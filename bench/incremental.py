@@ -56,14 +56,16 @@ def main(argv=None) -> int:
     full_calls = runs["backfill"]["api"]["total_calls"]
     figures = {name: {"calls": s["api"]["calls"], "total_calls": s["api"]["total_calls"], "rows": s["rows"],
                       "duration_s": s["duration_s"], "phase_seconds": s["phase_seconds"],
+                      "warehouse": s["published"]["warehouse"], "warehouse_reason": s["published"]["warehouse_reason"],
                       "of_backfill_calls": round(s["api"]["total_calls"] / full_calls, 4)}
                for name, s in runs.items()}
     for name, f in figures.items():
         print(f"\n{name}: {f['total_calls']} calls ({f['of_backfill_calls']:.2%} of the backfill's), "
               f"{f['duration_s']} s")
-        # the local work beside the calls: the merge rewrites the partitions touched, the publish (today) builds
-        # the whole warehouse again, so it grows with the history even where the calls do not
+        # the local work beside the calls: the merge rewrites the partitions touched, the publish patches the
+        # warehouse where a run touched little of the history (or builds it whole, and says why)
         print("  phases s: " + ", ".join(f"{phase} {seconds:.2f}" for phase, seconds in f["phase_seconds"].items()))
+        print(f"  warehouse {f['warehouse']}: {f['warehouse_reason']}")
         for method, n in sorted(f["calls"].items()):
             print(f"  {method:<28} {n:>6}")
         for table, r in sorted(f["rows"].items()):

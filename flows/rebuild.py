@@ -134,9 +134,10 @@ def rebuild(data_dir: Path) -> Rebuilt:
             os.replace(data_dir / "lake", old)
         os.replace(new_root, data_dir / "lake")
         remove_tree(old)
-        # Converted recipients: the bucket's files of the old mode go now, not one publish later.
+        # Converted recipients: the bucket's files of the old mode go now, not one publish later. The warehouse
+        # is built whole: a patched copy would carry the old rows' bytes over in its free blocks.
         steps.publish(Lake(data_dir / "lake", memory_limit=current().duckdb_memory), data_dir,
-                      keep_previous=not converting_from)
+                      keep_previous=not converting_from, whole_warehouse=True)
         if converting_from:
             privacy.finish_conversion(data_dir, pii)
         return Rebuilt(folded=len(base.runs) if base else 0, replayed=len(replayed))

@@ -128,11 +128,12 @@ class RunContext:
         return self.as_of.isoformat()
 
 
-def publish(lake: Lake, data_dir: Path, keep_previous: bool = True) -> dict:
+def publish(lake: Lake, data_dir: Path, keep_previous: bool = True, whole_warehouse: bool = False) -> dict:
     """Publish the warehouse built from `lake` (`storage.warehouse`). With `SMS_LAKE_URL` the lake is published
     there first (`storage.objectstore`: new files, then the manifest, then the orphans' removal) and the
     warehouse is built from what was published, so it holds exactly what any other reader of the bucket reads.
-    `keep_previous`: see `storage.objectstore.publish`. Returns what was done and how long it took."""
+    `keep_previous`: see `storage.objectstore.publish`; `whole_warehouse`: see `storage.warehouse.build`. Returns
+    what was done and how long it took."""
     store = current().object_store()
     t0 = time.monotonic()
     done = {}
@@ -146,8 +147,9 @@ def publish(lake: Lake, data_dir: Path, keep_previous: bool = True) -> dict:
                  store.url, done["lake_seconds"], published.files, published.uploaded,
                  f"{published.uploaded_bytes:,}", published.deleted)
     t1 = time.monotonic()
-    warehouse.build(lake, data_dir)
-    return {**done, "warehouse_seconds": round(time.monotonic() - t1, 3)}
+    built = warehouse.build(lake, data_dir, whole=whole_warehouse)
+    return {**done, "warehouse_seconds": round(time.monotonic() - t1, 3),
+            "warehouse": "patched" if built.patched else "whole", "warehouse_reason": built.reason}
 
 
 @contextmanager

@@ -136,7 +136,7 @@ def build_accounts(args: argparse.Namespace, data_dir: Path) -> int:
             else:
                 raise FileNotFoundError(f"no lake in {account_dir}: run `smsetl sync --accounts {args.accounts}` "
                                         "first (or give --lake-url)")
-            path = warehouse.build(lake, account_dir)
+            path = warehouse.build(lake, account_dir, whole=True).path
         except (ObjectStoreError, FileNotFoundError) as exc:
             missing.append(f"account {account.name!r}: {exc}")
             states.append(combined.AccountState(account.name, account.api_url, account.timezone, "failed", str(exc)))

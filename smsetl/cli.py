@@ -145,7 +145,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         lake, source = Lake(data_dir / "lake", memory_limit=current().duckdb_memory), data_dir / "lake"
     else:
         raise FileNotFoundError(f"no lake in {data_dir}: run `smsetl sync` first (or give --lake-url)")
-    path = warehouse.build(lake, data_dir)
+    path = warehouse.build(lake, data_dir, whole=True).path  # asked for: read everything again
     print(f"warehouse rebuilt from {source} with the views of sql/: {path}")
     return 0
 

@@ -176,6 +176,12 @@ class Lake:
     def files(self, table: str) -> list[str]:
         return _parts(self.root / table)
 
+    def identity(self, file: str) -> str:
+        """What changes whenever `file` is written again: its size, mtime and inode (a merge replaces a file by
+        renaming a new one over it, never writes it in place; the inode tells two writes in one mtime tick apart)."""
+        stat = os.stat(file)
+        return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+
     def relation_sql(self, table: str) -> str:
         return _relation_sql(self.files(table), table)
 

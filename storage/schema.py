@@ -44,17 +44,20 @@ def create_tables(con, primary_keys: bool = True) -> None:
         con.execute(table_ddl(name, primary_keys))
 
 
-def check_keys(con) -> None:
-    """Raise if any base table holds two rows of one key: what a primary key would refuse, checked by an
-    aggregate (which spills to disk under DuckDB's memory cap) instead of an index (which must fit in it)."""
-    for name in WAREHOUSE_TABLES:
+def check_keys(con, tables=WAREHOUSE_TABLES, among: str = "") -> None:
+    """Raise if any of `tables` holds two rows of one key: what a primary key would refuse, checked by an
+    aggregate (which spills to disk under DuckDB's memory cap) instead of an index (which must fit in it).
+    `among`: a filter on the rows a patch inserted; only their keys are checked (against the whole table)."""
+    for name in tables:
         key = ", ".join(TABLES[name].key)
+        any_null = " or ".join(f"{k} is null" for k in TABLES[name].key)
         (nulls,) = con.execute(f"select count(*) from {name} where "
-                               + " or ".join(f"{k} is null" for k in TABLES[name].key)).fetchone()
+                               + (f"({among}) and ({any_null})" if among else any_null)).fetchone()
         if nulls:
             raise ValueError(f"warehouse table {name} holds {nulls} rows with a NULL in its key ({key}): the lake "
                              "under it is inconsistent; run `smsetl rebuild` to rebuild lake and warehouse from raw")
-        duplicate = con.execute(f"select {key}, count(*) from {name} group by {key} having count(*) > 1 "
+        rows = f"{name} semi join (select {key} from {name} where {among}) using ({key})" if among else name
+        duplicate = con.execute(f"select {key}, count(*) from {rows} group by {key} having count(*) > 1 "
                                 "limit 1").fetchone()
         if duplicate is not None:
             raise ValueError(f"warehouse table {name} holds {duplicate[-1]} rows of key ({key}) = "

@@ -70,13 +70,21 @@ def view_names(sql_dir: Path = SQL_DIR) -> list[str]:
     return ordered
 
 
+def view_sql(name: str, sql_dir: Path = SQL_DIR) -> str:
+    """The `select` of view `name`, as its file holds it (less a trailing semicolon)."""
+    return (sql_dir / f"{name}.sql").read_text().strip().rstrip(";")
+
+
+def fingerprint_text(sql_dir: Path = SQL_DIR) -> str:
+    """Every view's name and definition, for telling a warehouse built with other views apart."""
+    return "\n".join(f"-- {name}\n{sql}" for name, sql in _read(sql_dir).items())
+
+
 def apply_views(con, sql_dir: Path = SQL_DIR, materialize: Collection[str] = ()) -> list[str]:
     """Create (or replace) every view from `sql_dir` on a DuckDB connection; return their names in order.
     The names in `materialize` are created as tables holding the view's rows instead (same name, same rows)."""
-    sources = _read(sql_dir)
     names = view_names(sql_dir)
     for name in names:
-        body = sources[name].strip().rstrip(";")
         kind = "table" if name in materialize else "view"
-        con.execute(f"create or replace {kind} {name} as\n{body}")
+        con.execute(f"create or replace {kind} {name} as\n{view_sql(name, sql_dir)}")
     return names

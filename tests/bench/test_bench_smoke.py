@@ -161,6 +161,8 @@ def test_the_incremental_bench_runs_three_syncs_and_counts_their_calls(tmp_path,
     assert all(r["phase_seconds"]["publish"] > 0 and "merge" in r["phase_seconds"] for r in runs.values())
     printed = capsys.readouterr().out
     assert "of the backfill's" in printed and printed.count("  phases s: ") == 3
+    assert runs["backfill"]["warehouse"] == "whole" and runs["backfill"]["warehouse_reason"] == "no warehouse yet"
+    assert printed.count("  warehouse ") == 3
 
 
 def test_the_s3_publish_bench_finds_the_s3_and_local_warehouses_equal(tmp_path, monkeypatch, capsys,
@@ -172,3 +174,15 @@ def test_the_s3_publish_bench_finds_the_s3_and_local_warehouses_equal(tmp_path, 
     figures = json.loads(out.read_text())
     assert figures["warehouses_equal"] and figures["runs"]["backfill"]["s3"]["uploaded"] > 0
     assert "warehouses equal row by row: True" in capsys.readouterr().out
+
+
+def test_the_warehouse_patch_bench_patches_every_run_and_finds_the_rows_of_a_whole_build(tmp_path, monkeypatch,
+                                                                                        capsys):
+    bench = _load("warehouse_patch")
+    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    assert bench.main(["--messages", "4000", "--run-messages", "200", "--repeat", "2"]) == 0
+    (out,) = tmp_path.glob("warehouse_patch-*.json")
+    (result,) = json.loads(out.read_text())["results"]
+    assert result["messages"] == 4000 and result["all_patched"] and result["same_as_whole_build"]
+    assert len(result["whole_s"]) == len(result["patch_s"]) == 2
+    assert "whole/patch" in capsys.readouterr().out

@@ -50,7 +50,8 @@ def test_rebuilding_from_raw_gives_the_same_warehouse(synced, tmp_path):
     original = duckdb.connect(str(synced.data_dir / "warehouse.duckdb"), read_only=True)
     rebuilt = duckdb.connect(str(copy / "warehouse.duckdb"), read_only=True)
     tables = [t for (t,) in original.execute(
-        "select table_name from information_schema.tables where table_type = 'BASE TABLE'").fetchall()]
+        "select table_name from information_schema.tables where table_type = 'BASE TABLE' and table_schema = 'main'"
+    ).fetchall()]  # (not `smsetl_build`: the lake files each was built from differ by design)
     assert "messages" in tables
     for table in tables:
         query = f"select * from {table} order by all"

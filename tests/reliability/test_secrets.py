@@ -33,8 +33,10 @@ def readable_forms(path: Path) -> list[bytes]:
     elif path.suffix == ".duckdb":
         con = duckdb.connect(str(path), read_only=True)
         try:
-            for (name,) in con.execute("select table_name from information_schema.tables").fetchall():
-                out.append(repr(con.execute(f'select * from "{name}"').fetchall()).encode())
+            # every schema's tables: smsetl_build's (what the warehouse was built from) too
+            for schema, name in con.execute("select table_schema, table_name from information_schema.tables"
+                                            ).fetchall():
+                out.append(repr(con.execute(f'select * from "{schema}"."{name}"').fetchall()).encode())
         finally:
             con.close()
     return out

@@ -34,6 +34,24 @@ def test_the_warehouse_built_from_the_published_lake_equals_the_one_built_from_t
     assert dump_warehouse(reader) == expected
 
 
+def test_the_next_publish_patches_the_warehouse_built_from_the_published_lake(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(warehouse, "PATCH_AT_MOST", 1.0)  # a lake of a few rows: any run touches most of them
+    lake = tmp_path / "local" / "lake"
+    write_lake(lake, [1, 2], {"2026-09": [10, 11], "2026-10": [12]})
+    publish(lake, store)
+    reader, whole = tmp_path / "reader", tmp_path / "whole"
+    reader.mkdir()
+    whole.mkdir()
+    assert not warehouse.build(PublishedLake(store, reader), reader).patched
+    write_lake(lake, [1, 2], {"2026-09": [10, 11], "2026-10": [12, 13]})  # October's file alone changes
+    publish(lake, store)
+    built = warehouse.build(PublishedLake(store, reader), reader)
+    assert built.patched, built.reason
+    warehouse.build(PublishedLake(store, whole), whole, whole=True)
+    assert dump_warehouse(reader) == dump_warehouse(whole)
+    assert [r[0] for r in dump_warehouse(reader)["messages"]] == [10, 11, 12, 13]
+
+
 def test_keys_are_named_by_content_so_unchanged_files_are_not_uploaded_again(store, tmp_path, s3_endpoint):
     lake = tmp_path / "lake"
     write_lake(lake, [1], {"2026-09": [10], "2026-10": [12]})

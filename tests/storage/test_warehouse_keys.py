@@ -38,7 +38,7 @@ def test_a_null_key_fails_the_build(tmp_path):
 def test_unique_keys_build_and_the_rows_are_all_there(tmp_path):
     lake = Lake(tmp_path / "lake")
     _write(lake.root, "links", [_link(7, 1), _link(8, 3)])
-    con = warehouse.connect(warehouse.build(lake, tmp_path).parent)
+    con = warehouse.connect(warehouse.build(lake, tmp_path).path.parent)
     try:
         assert con.execute("select link_id, clicks from int_campaign_clicks join links using (campaign_id) "
                            "order by 1").fetchall() == [(7, 4), (8, 4)]
