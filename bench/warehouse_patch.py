@@ -127,7 +127,9 @@ def measure(messages: int, run_messages: int, repeat: int, memory: str) -> dict:
             built = warehouse.build(lake, data_dir, **kw)
             return time.perf_counter() - t0, _cpu_s() - c0, built
 
+        print(f"{messages:,} messages: lake generated, {months} months; building whole x{repeat}", flush=True)
         whole = [timed(whole=True) for _ in range(repeat)]
+        print(f"  whole: {', '.join(f'{w[0]:.2f}' for w in whole)} s; patching after each run", flush=True)
         whole_mb = (data_dir / warehouse.WAREHOUSE_FILE).stat().st_size / 1e6
         write_run(lake.root, run_messages, 0, memory)
         first = timed()

@@ -28,7 +28,7 @@ import duckdb
 from storage import schema
 from storage.lake import DEFAULT_DUCKDB_MEMORY, sql_literal
 from storage.views import apply_views
-from storage.warehouse import MATERIALIZED, WAREHOUSE_FILE
+from storage.warehouse import MATERIALIZED, WAREHOUSE_FILE, aggregate_by_campaigns
 from transforms.schema import RUN_SUCCEEDED
 
 ACCOUNTS_DIR = "accounts"
@@ -109,9 +109,7 @@ def _copy_account(con, name: str, source: Path) -> list[str]:
         for table in schema.WAREHOUSE_TABLES:
             columns = ", ".join(row[0] for row in con.execute(f"describe {table}").fetchall())
             con.execute(f"insert into {table} ({columns}) select {columns} from account_source.main.{table}")
-        con.execute("set threads = 1")  # as storage.warehouse.build: the quantiles' state cannot spill
-        views = apply_views(con, materialize=MATERIALIZED)
-        con.execute("reset threads")
+        views = apply_views(con, materialize=MATERIALIZED, fill=aggregate_by_campaigns)  # as storage.warehouse
     finally:
         con.execute("use main")  # detaching the database in use is refused
         con.execute("detach account_source")

@@ -80,11 +80,19 @@ def fingerprint_text(sql_dir: Path = SQL_DIR) -> str:
     return "\n".join(f"-- {name}\n{sql}" for name, sql in _read(sql_dir).items())
 
 
-def apply_views(con, sql_dir: Path = SQL_DIR, materialize: Collection[str] = ()) -> list[str]:
+def apply_views(con, sql_dir: Path = SQL_DIR, materialize: Collection[str] = (), fill=None) -> list[str]:
     """Create (or replace) every view from `sql_dir` on a DuckDB connection; return their names in order.
-    The names in `materialize` are created as tables holding the view's rows instead (same name, same rows)."""
+    The names in `materialize` are created as tables holding the view's rows instead (same name, same rows):
+    created empty, then filled by `fill(con, name, select)` (default: one `insert` of every row)."""
     names = view_names(sql_dir)
     for name in names:
-        kind = "table" if name in materialize else "view"
-        con.execute(f"create or replace {kind} {name} as\n{view_sql(name, sql_dir)}")
+        select = view_sql(name, sql_dir)
+        if name not in materialize:
+            con.execute(f"create or replace view {name} as\n{select}")
+            continue
+        con.execute(f"create or replace table {name} as select * from (\n{select}\n) limit 0")
+        if fill is None:
+            con.execute(f"insert into {name} select * from (\n{select}\n)")
+        else:
+            fill(con, name, select)
     return names

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from lake_support import campaign, message, sync_once
 
-from storage import warehouse
+from storage import views, warehouse
 
 
 @pytest.fixture
@@ -155,8 +155,6 @@ def test_a_patch_checks_the_keys_it_inserts_against_the_whole_table(data_dir, an
 def test_a_campaign_whose_own_row_changed_has_its_aggregates_computed_again(data_dir, tmp_path, monkeypatch,
                                                                             any_share):
     """The shipped aggregates read no campaign column; one that did must still follow a changed campaign row."""
-    from storage import views
-
     real_view_sql = views.view_sql
 
     def view_sql(name, sql_dir=views.SQL_DIR):
@@ -176,3 +174,18 @@ def test_a_campaign_whose_own_row_changed_has_its_aggregates_computed_again(data
     assert built.patched
     assert duckdb.connect(str(built.path), read_only=True).execute(
         "select status_unknown from int_campaign_status_counts where campaign_id = 2").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 1_000_000])
+def test_the_aggregates_computed_a_batch_of_campaigns_at_a_time_are_those_of_one_pass(data_dir, monkeypatch, batch):
+    monkeypatch.setattr(warehouse, "AGGREGATE_BATCH", batch)
+    september = "2026-09-01 10:00:00"
+    _, run = sync_once(data_dir, "r1", [
+        ("campaign_info", campaign(1)), ("campaign_info", campaign(2, september)), ("campaign_info", campaign(3)),
+        ("messages", [message(10, 1), message(11, 1, "ACCEPTD"), message(20, 2, "EXPIRED", "2026-10-02 10:00:00"),
+                      message(30, 3), {**message(40, 1), "campaignId": None}])])
+    con = duckdb.connect(str(warehouse.build(run.lake, data_dir).path), read_only=True)
+    for name in warehouse.MATERIALIZED:
+        stored = sorted(con.execute(f"select * from {name}").fetchall(), key=repr)
+        assert len(stored) == 4  # campaigns 1, 2, 3 and the messages without one
+        assert stored == sorted(con.execute(f"select * from ({views.view_sql(name)})").fetchall(), key=repr)
