@@ -312,13 +312,14 @@ class World:
     # ------------------------------------------------------------ generation
     @classmethod
     def generate(cls, seed: int = 7, campaigns: int = 40, messages: int = 4000, now: datetime | None = None,
-                 timezone: str = "Asia/Almaty") -> World:
+                 timezone: str = "Asia/Almaty", history_days: int = 60) -> World:
+        """`history_days`: how far back campaigns were created (a long-lived account: a year or more)."""
         now = now or datetime(2026, 11, 1, 12, 0)
         sb = cls(seed, to_ts(now, timezone), timezone)
-        sb._generate(int(campaigns), int(messages))
+        sb._generate(int(campaigns), int(messages), int(history_days))
         return sb
 
-    def _generate(self, n_c: int, n_m: int) -> None:
+    def _generate(self, n_c: int, n_m: int, history_days: int = 60) -> None:
         rng = np.random.default_rng(self.seed)
         now = self.clock.ts
         day = 86400
@@ -339,8 +340,8 @@ class World:
         w = rng.lognormal(0, 1.2, size=big.sum())
         share = rng.multinomial(max(rest, 0), w / w.sum()) if big.sum() else np.zeros(0, dtype=np.int64)
         sizes[big] = share
-        # creation times: ~60 days back, some in the last day, a few after now
-        create = now - (rng.random(n_c) * 60 * day).astype(np.int64)
+        # creation times: up to `history_days` back (60 unless told), some in the last day, a few after now
+        create = now - (rng.random(n_c) * history_days * day).astype(np.int64)
         recent = rng.random(n_c) < 0.12
         create[recent] = now - (rng.random(recent.sum()) * day).astype(np.int64)
         future = rng.random(n_c) < 0.05

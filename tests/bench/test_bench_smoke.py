@@ -163,6 +163,7 @@ def test_the_incremental_bench_runs_three_syncs_and_counts_their_calls(tmp_path,
     assert "of the backfill's" in printed and printed.count("  phases s: ") == 3
     assert runs["backfill"]["warehouse"] == "whole" and runs["backfill"]["warehouse_reason"] == "no warehouse yet"
     assert printed.count("  warehouse ") == 3
+    assert json.loads(out.read_text())["same_as_whole_build"] is True
 
 
 def test_the_s3_publish_bench_finds_the_s3_and_local_warehouses_equal(tmp_path, monkeypatch, capsys,

@@ -191,3 +191,13 @@ def test_a_pages_timestamps_formatted_together_read_as_each_formatted_alone():
     for zone in ("Asia/Almaty", "Europe/Berlin", "America/Sao_Paulo", "UTC"):
         assert fmt_ts_many(ts, zone) == [fmt_ts(t, zone) for t in ts.tolist()]
     assert fmt_ts_many(np.array([INF]), "Europe/Berlin") == [None]
+
+
+def test_history_days_sets_how_far_back_campaigns_were_created():
+    def days_back(sb) -> list[float]:
+        return [(sb.clock.ts - c.create) / 86400 for c in sb.campaigns]
+
+    default = days_back(Sandbox.generate(seed=5, campaigns=200, messages=4000, now=NOW))
+    year = days_back(Sandbox.generate(seed=5, campaigns=200, messages=4000, now=NOW, history_days=365))
+    assert max(default) <= 60 and max(year) <= 365
+    assert max(year) > 300 and sum(d > 60 for d in year) > 100  # most of a year's campaigns are older than 60 days
