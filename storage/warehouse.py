@@ -53,7 +53,7 @@ BUILD_SCHEMA = "smsetl_build"  # what the file was built from; outside `main`, s
 BUILD_FORMAT = 1  # raise it when what a build writes changes in a way the fingerprint's inputs do not show
 # Above this share of the partitioned tables' rows, a whole build is faster than a patch: at 946,716 messages
 # (four months), patching the latest month (3 % of the rows) took 0.29 s against 1.7 s for the whole build, and
-# the two latest months (64 %) 2.4 s (bench/README.md, "Incremental warehouse").
+# the two latest months (64 %) 2.4 s (bench/README.md, "`warehouse_patch.py`").
 PATCH_AT_MOST = 0.25
 AGGREGATE_BATCH = 1_000_000  # messages aggregated at once (`aggregate_by_campaigns`)
 
