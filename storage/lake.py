@@ -141,6 +141,13 @@ def sql_list(values) -> str:
     return "[" + ", ".join(sql_literal(v) for v in values) + "]"
 
 
+def file_identity(path) -> str:
+    """What changes whenever a lake file is written again: its size, mtime and inode (a merge replaces a file by
+    renaming a new one over it, never writes it in place; the inode tells two writes in one mtime tick apart)."""
+    stat = os.stat(path)
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+
+
 def _parts(directory: Path) -> list[str]:
     return sorted(str(p) for p in directory.rglob("*.parquet"))
 
@@ -177,10 +184,7 @@ class Lake:
         return _parts(self.root / table)
 
     def identity(self, file: str) -> str:
-        """What changes whenever `file` is written again: its size, mtime and inode (a merge replaces a file by
-        renaming a new one over it, never writes it in place; the inode tells two writes in one mtime tick apart)."""
-        stat = os.stat(file)
-        return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+        return file_identity(file)
 
     def relation_sql(self, table: str) -> str:
         return _relation_sql(self.files(table), table)

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
-from storage.lake import DEFAULT_DUCKDB_MEMORY, Lake
+from storage.lake import DEFAULT_DUCKDB_MEMORY, Lake, file_identity
 
 MANIFEST = "_manifest.json"
 HASHES = ".lake-hashes.json"  # beside the lake, in the data directory: the last publish's content hashes
@@ -165,8 +165,7 @@ def content_key(lake_root: Path, path: Path, known: dict | None = None) -> str:
     unchanged keeps its hash unread (the lake's files are replaced by renames, never rewritten in place), so a
     publish reads only what the run changed. It is updated with this file's."""
     relative = path.relative_to(lake_root).as_posix()
-    stat = path.stat()
-    identity = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+    identity = file_identity(path)
     entry = (known or {}).get(relative)
     digest = entry[1] if entry and entry[0] == identity else _sha256(path)[:32]
     if known is not None:

@@ -83,7 +83,7 @@ def fingerprint_text(sql_dir: Path = SQL_DIR) -> str:
 def apply_views(con, sql_dir: Path = SQL_DIR, materialize: Collection[str] = (), fill=None) -> list[str]:
     """Create (or replace) every view from `sql_dir` on a DuckDB connection; return their names in order.
     The names in `materialize` are created as tables holding the view's rows instead (same name, same rows):
-    created empty, then filled by `fill(con, name, select)` (default: one `insert` of every row)."""
+    created empty, then filled by `fill(con, name, select)` (`storage.warehouse.aggregate_by_campaigns`)."""
     names = view_names(sql_dir)
     for name in names:
         select = view_sql(name, sql_dir)
@@ -91,8 +91,5 @@ def apply_views(con, sql_dir: Path = SQL_DIR, materialize: Collection[str] = (),
             con.execute(f"create or replace view {name} as\n{select}")
             continue
         con.execute(f"create or replace table {name} as select * from (\n{select}\n) limit 0")
-        if fill is None:
-            con.execute(f"insert into {name} select * from (\n{select}\n)")
-        else:
-            fill(con, name, select)
+        fill(con, name, select)
     return names

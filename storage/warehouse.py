@@ -101,7 +101,8 @@ def build(lake: Lake, data_dir: Path, whole: bool = False) -> Built:
     for leftover in (building, Path(str(building) + ".wal")):
         leftover.unlink(missing_ok=True)
     current = {table: {f: lake.identity(f) for f in lake.files(table)} for table in TABLES}
-    patch, reason = (None, "asked for a whole build") if whole else _plan(lake, target, current)
+    built_with = fingerprint()
+    patch, reason = (None, "asked for a whole build") if whole else _plan(lake, target, current, built_with)
     if patch is not None:
         shutil.copyfile(target, building)
     con = duckdb.connect(str(building), config=lake.duckdb_config())
@@ -116,7 +117,7 @@ def build(lake: Lake, data_dir: Path, whole: bool = False) -> Built:
         else:
             _apply(con, patch)
             sources = patch.sources
-        _record(con, sources)
+        _record(con, sources, built_with)
         con.execute("checkpoint")
     finally:
         con.close()
@@ -161,7 +162,8 @@ def _partitions(con, files: dict[str, str]) -> dict[str, _Source]:
     return sources
 
 
-def _plan(lake: Lake, target: Path, current: dict[str, dict[str, str]]) -> tuple[_Patch | None, str]:
+def _plan(lake: Lake, target: Path, current: dict[str, dict[str, str]],
+          built_with: str) -> tuple[_Patch | None, str]:
     """What a patch of the published warehouse would read again, or None and why the whole build is needed."""
     if not target.exists():
         return None, "no warehouse yet"
@@ -174,8 +176,8 @@ def _plan(lake: Lake, target: Path, current: dict[str, dict[str, str]]) -> tuple
             [BUILD_SCHEMA]).fetchall()}
         if recorded_tables != {"build", "sources"}:
             return None, "the published warehouse records nothing of its build (an older smsetl built it)"
-        (built_with,) = con.execute(f"select fingerprint from published.{BUILD_SCHEMA}.build").fetchone()
-        if built_with != fingerprint():
+        (published_with,) = con.execute(f"select fingerprint from published.{BUILD_SCHEMA}.build").fetchone()
+        if published_with != built_with:
             return None, "the tables or views (or DuckDB's version) changed since the published warehouse was built"
         free, used = con.execute("select free_blocks, used_blocks from pragma_database_size() "
                                  "where database_name = 'published'").fetchone()
@@ -288,9 +290,9 @@ def aggregate_by_campaigns(con, name: str, select: str, among: str = "") -> None
         con.execute(f"insert into {name} select * from ({select}) where campaign_id is null")
 
 
-def _record(con, sources: dict[str, dict[str, _Source]]) -> None:
+def _record(con, sources: dict[str, dict[str, _Source]], built_with: str) -> None:
     con.execute(f"create schema if not exists {BUILD_SCHEMA}")
-    con.execute(f"create or replace table {BUILD_SCHEMA}.build as select ? as fingerprint", [fingerprint()])
+    con.execute(f"create or replace table {BUILD_SCHEMA}.build as select ? as fingerprint", [built_with])
     con.execute(f"create or replace table {BUILD_SCHEMA}.sources (table_name varchar, file varchar, "
                 "identity varchar, row_count bigint, campaign_ids bigint[], null_campaign boolean)")
     rows = [[table, f, s.identity, s.rows, sorted(s.campaign_ids), s.null_campaign]

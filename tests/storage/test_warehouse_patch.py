@@ -86,7 +86,6 @@ def test_a_patch_reads_only_the_partitions_holding_the_campaigns_a_run_changed(d
     assert read["messages"] == ["messages/month=2026-10/data.parquet"]  # not September's
     assert read["message_status_history"] == ["message_status_history/month=2026-10/data.parquet"]
     assert "campaigns" not in read  # this run staged no campaign: its file is as it was
-    assert "sync_runs" not in read  # (recorded by the flow, not by `sync_once`)
 
 
 def test_a_run_that_touches_most_of_the_rows_builds_the_warehouse_whole(data_dir):
